@@ -1,0 +1,3 @@
+from decomr.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,222 @@
+"""The body-model interface that the rest of decomr uses, whatever the model.
+
+A :class:`BodyModel` is an ``nn.Module`` that only holds data (buffers) and maps
+``(shape, pose, global_orient, transl)`` to a :class:`BodyOutput`. Subclasses implement
+:meth:`BodyModel._skin` (rest-pose-free skinning in the canonical frame) and the samplers.
+
+Canonical frame (SMPL's): y up, the body faces +z, x points to the body's left; metres.
+Global orientation rotates the posed body about its pelvis joint, then ``transl`` is added,
+exactly like SMPL. Datasets use the OpenCV camera frame (y down, z away from the camera): an
+upright person facing the camera has ``global_orient = (pi, 0, 0)``.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from decomr.body.joints import PELVIS
+
+
+@dataclass(frozen=True)
+class BodyOutput:
+    """Result of a body-model forward pass.
+
+    Attributes:
+        vertices: (B, V, 3) float32, metres.
+        joints: (B, 24, 3) the SMPL-like joints, regressed from ``vertices``.
+        lsp_joints: (B, 14, 3) the LSP joints (evaluation set), regressed from ``vertices``.
+    """
+
+    vertices: torch.Tensor
+    joints: torch.Tensor
+    lsp_joints: torch.Tensor
+
+
+def axis_angle_to_matrix(rotvec: torch.Tensor) -> torch.Tensor:
+    """Rodrigues' formula.
+
+    Args:
+        rotvec: (..., 3) axis-angle vectors (radians).
+
+    Returns:
+        (..., 3, 3) rotation matrices. Differentiable, stable near zero.
+    """
+    if rotvec.shape[-1] != 3:
+        raise ValueError(f"rotvec: expected (..., 3), got {tuple(rotvec.shape)}")
+    angle = torch.linalg.norm(rotvec, dim=-1, keepdim=True)  # (..., 1)
+    small = angle < 1e-6
+    safe = torch.where(small, torch.ones_like(angle), angle)
+    axis = rotvec / safe
+    x, y, z = axis.unbind(-1)
+    zero = torch.zeros_like(x)
+    K = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape(*rotvec.shape[:-1], 3, 3)
+    s = torch.sin(angle)[..., None]
+    c = torch.cos(angle)[..., None]
+    eye = torch.eye(3, dtype=rotvec.dtype, device=rotvec.device).expand_as(K)
+    R = eye + s * K + (1 - c) * (K @ K)
+    # First-order expansion near zero keeps gradients finite.
+    r = rotvec
+    K0 = torch.stack([zero, -r[..., 2], r[..., 1], r[..., 2], zero, -r[..., 0], -r[..., 1], r[..., 0], zero], -1)
+    R0 = eye + K0.reshape(*rotvec.shape[:-1], 3, 3)
+    return torch.where(small[..., None], R0, R)
+
+
+def _check_batch(name: str, value: torch.Tensor | None, tail: tuple[int, ...]) -> int | None:
+    if value is None:
+        return None
+    if not torch.is_tensor(value):
+        raise ValueError(f"{name}: expected a torch.Tensor of shape (B, {', '.join(map(str, tail))}), got {type(value).__name__}")
+    if value.dim() != 1 + len(tail) or tuple(value.shape[1:]) != tail:
+        raise ValueError(
+            f"{name}: expected shape (B, {', '.join(map(str, tail))}), got {tuple(value.shape)}"
+        )
+    if not torch.isfinite(value).all():
+        raise ValueError(f"{name}: contains NaN or inf values")
+    return value.shape[0]
+
+
+class BodyModel(nn.Module):
+    """Common interface of the body models (see module docstring for the frames).
+
+    Buffers (all float32 / int64):
+        faces (F, 3), template (V, 3) rest mesh of the mean shape in the canonical frame,
+        joint_regressor (24, V), lsp_regressor (14, V), mirror_map (V,),
+        weight_parts (V,) in 0..3 (Eq. 6 groups), lsp_parts (V,) in 1..6 (Table 4 parts),
+        default_uv_coords (T, 2), default_uv_faces (F, 3): the model's own UV layout.
+    """
+
+    name: str = "body"
+    shape_dim: int = 0
+    pose_dim: int = 0
+
+    def _register_tables(
+        self,
+        faces: np.ndarray | torch.Tensor,
+        template: np.ndarray | torch.Tensor,
+        joint_regressor: np.ndarray | torch.Tensor,
+        lsp_regressor: np.ndarray | torch.Tensor,
+        mirror_map: np.ndarray | torch.Tensor,
+        weight_parts: np.ndarray | torch.Tensor,
+        lsp_parts: np.ndarray | torch.Tensor,
+        default_uv_coords: np.ndarray | torch.Tensor,
+        default_uv_faces: np.ndarray | torch.Tensor,
+    ) -> None:
+        f32 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+        i64 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.int64)  # noqa: E731
+        self.register_buffer("faces", i64(faces), persistent=False)
+        self.register_buffer("template", f32(template), persistent=False)
+        self.register_buffer("joint_regressor", f32(joint_regressor), persistent=False)
+        self.register_buffer("lsp_regressor", f32(lsp_regressor), persistent=False)
+        self.register_buffer("mirror_map", i64(mirror_map), persistent=False)
+        self.register_buffer("weight_parts", i64(weight_parts), persistent=False)
+        self.register_buffer("lsp_parts", i64(lsp_parts), persistent=False)
+        self.register_buffer("default_uv_coords", f32(default_uv_coords), persistent=False)
+        self.register_buffer("default_uv_faces", i64(default_uv_faces), persistent=False)
+
+    # ------------------------------------------------------------------ sizes and identity
+    @property
+    def num_vertices(self) -> int:
+        return int(self.template.shape[0])
+
+    @property
+    def num_faces(self) -> int:
+        return int(self.faces.shape[0])
+
+    def mesh_hash(self) -> str:
+        """A short hash of the template mesh and faces (detects stale cached atlases)."""
+        h = hashlib.sha1()
+        h.update(self.name.encode())
+        h.update(np.ascontiguousarray(self.faces.cpu().numpy().astype(np.int64)).tobytes())
+        h.update(np.round(self.template.cpu().numpy().astype(np.float64), 4).tobytes())
+        return h.hexdigest()[:16]
+
+    # ------------------------------------------------------------------ joints
+    def regress_joints(self, vertices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Joints as linear functions of the mesh.
+
+        Args:
+            vertices: (B, V, 3).
+
+        Returns:
+            joints (B, 24, 3) and lsp_joints (B, 14, 3).
+        """
+        if vertices.dim() != 3 or vertices.shape[1:] != (self.num_vertices, 3):
+            raise ValueError(
+                f"vertices: expected (B, {self.num_vertices}, 3), got {tuple(vertices.shape)}"
+            )
+        jr = self.joint_regressor.to(vertices.dtype)
+        lr = self.lsp_regressor.to(vertices.dtype)
+        return torch.einsum("jv,bvc->bjc", jr, vertices), torch.einsum("jv,bvc->bjc", lr, vertices)
+
+    # ------------------------------------------------------------------ forward
+    def _skin(self, shape: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+        """Posed vertices in the canonical frame, before global orientation. (B, V, 3)."""
+        raise NotImplementedError
+
+    def forward(
+        self,
+        shape: torch.Tensor | None = None,
+        pose: torch.Tensor | None = None,
+        global_orient: torch.Tensor | None = None,
+        transl: torch.Tensor | None = None,
+    ) -> BodyOutput:
+        """Pose and shape the body.
+
+        Args:
+            shape: (B, shape_dim) shape parameters; None = the mean shape.
+            pose: (B, pose_dim, 3) local joint rotations (axis-angle); None = rest pose.
+            global_orient: (B, 3) axis-angle rotation about the pelvis joint; None = identity.
+            transl: (B, 3) translation added last; None = zero.
+
+        Returns:
+            BodyOutput with vertices (B, V, 3), joints (B, 24, 3), lsp_joints (B, 14, 3).
+        """
+        sizes = {
+            n: b
+            for n, b in (
+                ("shape", _check_batch("shape", shape, (self.shape_dim,))),
+                ("pose", _check_batch("pose", pose, (self.pose_dim, 3))),
+                ("global_orient", _check_batch("global_orient", global_orient, (3,))),
+                ("transl", _check_batch("transl", transl, (3,))),
+            )
+            if b is not None
+        }
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"batch sizes differ between arguments: {sizes}")
+        B = next(iter(sizes.values()), 1)
+        dev, dt = self.template.device, torch.float32
+        if shape is None:
+            shape = self.mean_shape().to(dev, dt).expand(B, -1)
+        if pose is None:
+            pose = torch.zeros(B, self.pose_dim, 3, device=dev, dtype=dt)
+        verts = self._skin(shape.to(dev, dt), pose.to(dev, dt))  # (B, V, 3)
+        if global_orient is not None:
+            R = axis_angle_to_matrix(global_orient.to(dev, dt))  # (B, 3, 3)
+            pelvis = torch.einsum("v,bvc->bc", self.joint_regressor[PELVIS], verts)[:, None]  # (B, 1, 3)
+            verts = torch.einsum("bij,bvj->bvi", R, verts - pelvis) + pelvis
+        if transl is not None:
+            verts = verts + transl.to(dev, dt)[:, None]
+        joints, lsp = self.regress_joints(verts)
+        return BodyOutput(vertices=verts, joints=joints, lsp_joints=lsp)
+
+    # ------------------------------------------------------------------ parameters
+    def mean_shape(self) -> torch.Tensor:
+        """(1, shape_dim) the shape parameters of the template."""
+        raise NotImplementedError
+
+    def sample_shape(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, shape_dim) realistic random shapes."""
+        raise NotImplementedError
+
+    def sample_pose(
+        self, n: int, generator: torch.Generator | None = None, kind: str = "random"
+    ) -> torch.Tensor:
+        """(n, pose_dim, 3) plausible random or named poses."""
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"name={self.name}, V={self.num_vertices}, F={self.num_faces}, shape_dim={self.shape_dim}, pose_dim={self.pose_dim}"

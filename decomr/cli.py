@@ -1,0 +1,60 @@
+"""The ``decomr`` command line.
+
+    decomr info                       versions, device, present/missing body models, assets, datasets
+    decomr reproduce [--full]         execute the notebooks (quick mode by default), write figures/
+    decomr build-uv [...]             build the UV atlases of a body model and report Table 1
+
+Subcommands import their subpackage lazily, so ``decomr info`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from decomr.info import report
+
+    print(report())
+    return 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from decomr.reproduce import reproduce
+
+    reproduce(quick=not args.full, only=args.only)
+    return 0
+
+
+def _cmd_build_uv(args: argparse.Namespace) -> int:
+    from decomr.uv.cli import build_uv_main
+
+    return int(build_uv_main(args.rest) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="decomr", description="DecoMR: 3D human mesh regression with dense correspondence")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="versions, device, and which models/assets/datasets are present")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("reproduce", help="execute the tutorial notebooks and write figures/")
+    p.add_argument("--full", action="store_true", help="run with QUICK = False (full size; GPU recommended)")
+    p.add_argument("--quick", action="store_true", help="run with QUICK = True (default)")
+    p.add_argument("--only", nargs="+", metavar="NN", help="notebooks whose name starts with these (e.g. 00 01)")
+    p.set_defaults(func=_cmd_reproduce)
+
+    p = sub.add_parser("build-uv", help="build UV atlases for a body model (see `decomr build-uv -h`)", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_build_uv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

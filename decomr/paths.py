@@ -1,0 +1,57 @@
+"""Where decomr keeps generated assets and looks for user-supplied files.
+
+Everything lives under one data folder: ``$DECOMR_DATA`` if set, otherwise ``data/`` at the
+repository root (the folder next to the ``decomr`` package). Layout::
+
+    data/
+      cache/anny/           Anny's model cache (first build ~30 s, then ~1 s)
+      cache/body/           decomr's per-body tables (joint regressors, mirror maps, part labels)
+      atlases/              UV atlases (continuous, default) as small .npz files
+      body_models/smpl/     SMPL_NEUTRAL.pkl, SMPL_MALE.pkl, SMPL_FEMALE.pkl (licence-gated, user-supplied)
+      datasets/<name>/      official datasets (licence-gated, user-supplied)
+      checkpoints/          trained models
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    """The root data folder (``$DECOMR_DATA`` or ``<repo>/data``); created on demand."""
+    root = Path(os.environ.get("DECOMR_DATA", REPO_ROOT / "data")).expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def sub_dir(*parts: str) -> Path:
+    """A sub-folder of :func:`data_dir`, created on demand."""
+    path = data_dir().joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_dir(name: str) -> Path:
+    """``data/cache/<name>``: generated, reproducible files that are safe to delete."""
+    return sub_dir("cache", name)
+
+
+def figures_dir() -> Path:
+    """``figures/`` at the repository root (``$DECOMR_FIGURES`` overrides it)."""
+    path = Path(os.environ.get("DECOMR_FIGURES", REPO_ROOT / "figures")).expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` atomically (temporary file in the same folder + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(payload)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
