@@ -51,8 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Subcommands that own their argument parsing: everything after the name is passed through.
+_PASSTHROUGH = {"build-uv": ("decomr.uv.cli", "build_uv_main")}
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in _PASSTHROUGH:
+        import importlib
+
+        module, func = _PASSTHROUGH[argv[0]]
+        return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 

@@ -58,7 +58,7 @@ SMPL_TO_ANNY_BONE: dict[str, str] = {
 # Anny frame -> canonical frame: (x, y, z) -> (x, z, -y).  v_c = v_a @ _A2C.T
 _A2C = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
-_TABLES_VERSION = 3
+_TABLES_VERSION = 4
 
 
 def _weight_group(bone: str) -> int:

@@ -21,7 +21,8 @@ import torch
 _LEFT_LIMITS: dict[str, dict[str, tuple[float, float]]] = {
     "clavicle": {"x": (-0.1, 0.1), "y": (-0.15, 0.15), "z": (-0.1, 0.25)},
     "upperarm01": {"x": (-1.6, 0.7), "y": (-0.6, 0.6), "z": (-0.75, 1.6)},
-    "lowerarm01": {"hinge": (0.0, 2.3)},
+    # Anny's rest pose has the elbows bent by ~41 deg: hinge -0.7 straightens the arm.
+    "lowerarm01": {"hinge": (-0.7, 2.2)},
     "wrist": {"x": (-0.5, 0.5), "y": (-0.3, 0.3), "z": (-0.3, 0.3)},
     "upperleg01": {"x": (-1.8, 0.4), "y": (-0.4, 0.5), "z": (-0.25, 0.7)},
     "lowerleg01": {"x": (0.0, 2.2)},
@@ -37,8 +38,8 @@ _CENTRE_LIMITS: dict[str, dict[str, tuple[float, float]]] = {
 # left-side convention and mirrored), a plain key applies to both sides (mirrored for R).
 NAMED_POSES: dict[str, dict[str, dict[str, float]]] = {
     "A": {},
-    "T": {"upperarm01": {"z": 0.75}},
-    "standing": {"upperarm01": {"z": -0.65}, "lowerarm01": {"hinge": 0.15}},
+    "T": {"upperarm01": {"z": 0.75}, "lowerarm01": {"hinge": -0.65}},
+    "standing": {"upperarm01": {"z": -0.65}, "lowerarm01": {"hinge": -0.3}},
     "walking": {
         "upperleg01.L": {"x": -0.45}, "upperleg01.R": {"x": 0.3},
         "lowerleg01.L": {"x": 0.25}, "lowerleg01.R": {"x": 0.5},
@@ -50,7 +51,7 @@ NAMED_POSES: dict[str, dict[str, dict[str, float]]] = {
         "upperarm01": {"z": -0.5, "x": -0.3}, "lowerarm01": {"hinge": 0.9},
         "spine03": {"x": 0.1},
     },
-    "arms_up": {"upperarm01": {"z": 1.5}, "lowerarm01": {"hinge": 0.2}},
+    "arms_up": {"upperarm01": {"z": 1.5}, "lowerarm01": {"hinge": -0.4}},
     "squat": {
         "upperleg01": {"x": -1.6, "z": 0.35}, "lowerleg01": {"x": 2.0}, "foot": {"x": -0.3},
         "upperarm01": {"x": -1.2, "z": -0.2}, "spine02": {"x": 0.2}, "spine03": {"x": 0.2},

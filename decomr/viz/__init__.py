@@ -1,0 +1,39 @@
+"""Plots and interactive viewers (matplotlib, plotly, ipywidgets), imported lazily.
+
+Each topic has its own module; ``from decomr.viz import plot_mesh`` imports only the module that
+defines the name, so ``import decomr.viz`` stays free of matplotlib/plotly.
+
+- :mod:`decomr.viz.colors`       the project's palette (weight groups, LSP parts, left/right)
+- :mod:`decomr.viz.body_plots`   meshes, joints, part labels, mirror map, sample grids (matplotlib)
+- :mod:`decomr.viz.body_viewer`  ``mesh_viewer``: plotly mesh with shape/pose sliders
+- :mod:`decomr.viz.uv_plots`     atlases, seams, distortion, Table 1 matrices, location/weight maps, UV explorer
+- :mod:`decomr.viz.data_plots`   training samples (image, mask, IUV, parts, joints), augmentation
+"""
+from __future__ import annotations
+
+import importlib
+
+# name -> module that defines it (add your module's public names here).
+_LAZY: dict[str, str] = {
+    **{n: "decomr.viz.body_plots" for n in (
+        "plot_mesh", "plot_joints", "plot_part_labels", "plot_mirror_map", "plot_frame_axes",
+        "sample_grid", "save_figure", "project", "view_rotation",
+    )},
+    **{n: "decomr.viz.body_viewer" for n in ("mesh_viewer", "mesh_figure", "MeshViewer", "PoseControl")},
+    **{n: "decomr.viz.uv_plots" for n in (
+        "plot_atlas", "plot_seam", "plot_disk", "plot_slim_snapshots", "plot_distortion", "fig3_uv_atlases",
+        "fig4_distance_matrices", "plot_location_map", "plot_weight_map", "uv_explorer", "location_map_rgb",
+    )},
+    **{n: "decomr.viz.data_plots" for n in ("plot_samples", "plot_augmentation", "iuv_to_rgb", "draw_keypoints",
+                                            "data_figures")},
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'decomr.viz' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_LAZY))

@@ -1,0 +1,217 @@
+"""Matplotlib figures of training samples: images, masks, IUV images, part maps, joints.
+
+Works on the sample dicts of :mod:`decomr.data.synthetic` (and any dict with the same keys):
+``image`` (3, S, S), ``iuv`` (3, R, R), ``parts`` (R, R), ``mask224`` (1, S, S),
+``keypoints`` (24, 3) / ``lsp_keypoints`` (14, 3) in normalised crop coordinates.
+
+IUV images are shown as RGB = (u, v, 0.6 * mask) over black.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from decomr.viz.body_plots import LSP_BONES
+from decomr.viz.colors import CENTRE_COLOR, LEFT_COLOR, RIGHT_COLOR, lsp_part_rgb
+
+__all__ = ["iuv_to_rgb", "draw_keypoints", "plot_samples", "plot_augmentation", "data_figures"]
+
+_LSP_LEFT = (3, 4, 5, 9, 10, 11)  # left hip/knee/ankle, left shoulder/elbow/wrist
+_LSP_RIGHT = (0, 1, 2, 6, 7, 8)
+
+
+def _np(x) -> np.ndarray:
+    return x.detach().cpu().float().numpy() if hasattr(x, "detach") else np.asarray(x, dtype=np.float32)
+
+
+def iuv_to_rgb(iuv) -> np.ndarray:
+    """(3, R, R) IUV (mask, u, v) -> (R, R, 3) RGB = (u, v, 0.6 * mask)."""
+    a = _np(iuv)
+    if a.ndim != 3 or a.shape[0] != 3:
+        raise ValueError(f"iuv: expected (3, R, R), got {a.shape}")
+    m = a[0] > 0.5
+    return np.stack([a[1] * m, a[2] * m, 0.6 * m], -1).clip(0, 1)
+
+
+def _to_pixels(points: np.ndarray, size: int) -> np.ndarray:
+    return ((points[:, :2] + 1) * size - 1) / 2
+
+
+def draw_keypoints(ax, keypoints, size: int, lsp: bool = True, markersize: float = 3.0) -> None:
+    """Draw normalised keypoints (N, 2|3) on an axis showing a ``size`` x ``size`` image.
+
+    LSP keypoints (14) are joined by limbs, left side vermillion, right side blue; invisible
+    points are drawn hollow.
+    """
+    k = _np(keypoints)
+    if k.ndim != 2 or k.shape[1] not in (2, 3):
+        raise ValueError(f"keypoints: expected (N, 2|3), got {k.shape}")
+    px = _to_pixels(k, size)
+    vis = k[:, 2] > 0 if k.shape[1] == 3 else np.ones(len(k), bool)
+    if lsp and len(k) == 14:
+        for a, b in LSP_BONES:
+            color = LEFT_COLOR if a in _LSP_LEFT and b in _LSP_LEFT else RIGHT_COLOR if a in _LSP_RIGHT and b in _LSP_RIGHT else CENTRE_COLOR
+            ax.plot(px[[a, b], 0], px[[a, b], 1], "-", color=color, lw=1.2, alpha=0.9)
+        colors = [LEFT_COLOR if i in _LSP_LEFT else RIGHT_COLOR if i in _LSP_RIGHT else CENTRE_COLOR for i in range(14)]
+    else:
+        colors = ["yellow"] * len(k)
+    for i in range(len(k)):
+        ax.plot(px[i, 0], px[i, 1], "o", ms=markersize, mec="white", mew=0.5,
+                mfc=colors[i] if vis[i] else "none")
+
+
+def _show(ax, img, title: str | None = None) -> None:
+    ax.imshow(img, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def _sample(batch: Mapping, i: int) -> dict:
+    return {k: v[i] for k, v in batch.items() if hasattr(v, "shape") and v.dim() > 0}
+
+
+def plot_samples(batch: Mapping, n: int | None = None, columns: Sequence[str] = ("image", "mask", "iuv", "overlay", "parts"),
+                 title: str | None = None) -> Figure:
+    """A grid of samples: one row per sample, one column per view.
+
+    Args:
+        batch: dict of batched tensors (``image``, ``iuv``, ``parts``, ``mask224``,
+            ``lsp_keypoints``/``keypoints``).
+        n: number of rows (default all).
+        columns: any of ``"image"`` (with LSP joints), ``"mask"``, ``"iuv"``, ``"overlay"``
+            (IUV over the image), ``"parts"``, ``"iuv_default"``.
+        title: figure title.
+
+    Returns:
+        The figure.
+    """
+    B = batch["image"].shape[0]
+    n = B if n is None else min(n, B)
+    fig, axes = plt.subplots(n, len(columns), figsize=(2.0 * len(columns), 2.0 * n), squeeze=False)
+    names = {"image": "image + joints", "mask": "mask (224)", "iuv": "IUV (56)", "overlay": "IUV over image",
+             "parts": "parts (56)", "iuv_default": "IUV default (56)"}
+    for r in range(n):
+        s = _sample(batch, r)
+        img = _np(s["image"]).transpose(1, 2, 0).clip(0, 1)
+        S = img.shape[0]
+        for c, col in enumerate(columns):
+            ax = axes[r, c]
+            t = names.get(col, col) if r == 0 else None
+            if col == "image":
+                _show(ax, img, t)
+                kp = s.get("lsp_keypoints", s.get("keypoints"))
+                if kp is not None:
+                    draw_keypoints(ax, kp, S)
+                ax.set_xlim(-0.5, S - 0.5)
+                ax.set_ylim(S - 0.5, -0.5)
+            elif col == "mask":
+                m = s.get("mask224", s["iuv"][:1] if "iuv" in s else None)
+                _show(ax, _np(m)[0], t) if m is not None else ax.axis("off")
+                if m is not None:
+                    ax.images[-1].set_cmap("gray")
+            elif col in ("iuv", "iuv_default"):
+                _show(ax, iuv_to_rgb(s[col]), t)
+            elif col == "overlay":
+                iuv = _np(s["iuv"])
+                R = iuv.shape[-1]
+                up = np.kron(iuv_to_rgb(iuv), np.ones((S // R, S // R, 1))) if S % R == 0 else None
+                m = np.kron(iuv[0], np.ones((S // R, S // R)))[..., None] if S % R == 0 else None
+                _show(ax, img * (1 - 0.6 * m) + 0.6 * m * up if up is not None else img, t)
+            elif col == "parts":
+                _show(ax, lsp_part_rgb(_np(s["parts"]).astype(np.int64)), t)
+            else:
+                raise ValueError(f"columns: unknown column {col!r}")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_augmentation(panels: Sequence[tuple[str, Mapping]], n: int | None = None, params=None,
+                      title: str | None = None) -> Figure:
+    """Side-by-side versions of the same samples (e.g. before / after augmentation).
+
+    Args:
+        panels: ``[(name, batch), ...]``, batched sample dicts with the same B; each gets an
+            "image + LSP joints" column and an IUV column.
+        n: number of rows (default all).
+        params: optional :class:`decomr.data.augment.AugmentParams` (shown as row labels).
+        title: figure title.
+    """
+    if not panels:
+        raise ValueError("panels: expected at least one (name, batch) pair")
+    B = panels[0][1]["image"].shape[0]
+    n = B if n is None else min(n, B)
+    fig, axes = plt.subplots(n, 2 * len(panels), figsize=(2.0 * 2 * len(panels), 2.05 * n), squeeze=False)
+    for r in range(n):
+        for c, (name, batch) in enumerate(panels):
+            s = _sample(batch, r)
+            img = _np(s["image"]).transpose(1, 2, 0).clip(0, 1)
+            S = img.shape[0]
+            ax = axes[r, 2 * c]
+            _show(ax, img, name if r == 0 else None)
+            kp = s.get("lsp_keypoints", s.get("keypoints"))
+            if kp is not None:
+                draw_keypoints(ax, kp, S)
+            ax.set_xlim(-0.5, S - 0.5)
+            ax.set_ylim(S - 0.5, -0.5)
+            _show(axes[r, 2 * c + 1], iuv_to_rgb(s["iuv"]), "IUV" if r == 0 else None)
+        if params is not None:
+            label = (f"flip={bool(params.flip[r])}\nrot={float(params.rot[r]):.0f} deg\n"
+                     f"scale={float(params.scale[r]):.2f}\ncolour=" + ",".join(f"{float(c):.2f}" for c in params.color[r]))
+            axes[r, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def data_figures(folder=None, n: int = 6, split: str = "val", config=None, device: str = "cpu") -> list:
+    """Write ``synthetic_samples.png`` and ``augmentation.png`` (default folder: ``figures/``).
+
+    The augmentation figure shows, for one flip, rotation, zoom and colour draw per row: the
+    sample, the image-space augmentation (:func:`decomr.data.augment.augment_batch`, the path of
+    the official data) and the same transform applied in 3D before rendering (the synthetic
+    data's exact path); the two must agree.
+
+    Args:
+        folder: output folder.
+        n: samples per figure.
+        split: synthetic split to draw from.
+        config: a :class:`decomr.data.synthetic.SyntheticConfig` (default: the paper-size one).
+        device: rendering device.
+
+    Returns:
+        The two paths written.
+    """
+    import torch
+
+    from decomr.data.augment import AugmentParams, UVMirror, augment_batch
+    from decomr.data.synthetic import SyntheticBatchGenerator, SyntheticConfig
+    from decomr.viz.body_plots import save_figure
+
+    config = config or SyntheticConfig()
+    gen = SyntheticBatchGenerator(config, device)
+    batch = gen.batch(split, range(n))
+    paths = [save_figure(plot_samples(batch, title=f"synthetic samples ({config.body}, {config.atlas} atlas, "
+                                                   f"{split} split)"), "synthetic_samples", folder=folder)]
+    plt.close("all")
+    k = min(n, 4)
+    params = AugmentParams(flip=torch.tensor([True, False, False, True][:k]),
+                           rot=torch.tensor([0.0, 40.0, 0.0, -30.0][:k]),
+                           scale=torch.tensor([1.0, 1.0, 1.25, 0.8][:k]),
+                           color=torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.3, 0.8, 0.7], [0.7, 1.1, 1.4]][:k]))
+    before = {key: v[:k] for key, v in batch.items()}
+    mirrors = {key: UVMirror.from_atlas(atlas, gen.body_cpu) for key, atlas in gen.atlases.items()}
+    after = augment_batch(before, params, gen.body, mirrors)
+    rendered = gen.batch(split, range(k), augment=params)
+    fig = plot_augmentation([("before", before), ("after (image space)", after), ("after (3D, re-rendered)", rendered)],
+                            params=params, title="augmentation: flip / rotation / scale / colour")
+    paths.append(save_figure(fig, "augmentation", folder=folder))
+    plt.close("all")
+    return paths
