@@ -3,6 +3,7 @@
     decomr info                       versions, device, present/missing body models, assets, datasets
     decomr reproduce [--full]         execute the notebooks (quick mode by default), write figures/
     decomr build-uv [...]             build the UV atlases of a body model and report Table 1
+    decomr render-gt DATASET SPLIT    render ground-truth IUV images for an official dataset (needs SMPL)
 
 Subcommands import their subpackage lazily, so ``decomr info`` stays fast.
 """
@@ -48,11 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build-uv", help="build UV atlases for a body model (see `decomr build-uv -h`)", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_build_uv)
+    sub.add_parser("render-gt", help="render GT IUV images for an official dataset (see `decomr render-gt -h`)", add_help=False)
     return parser
 
 
 # Subcommands that own their argument parsing: everything after the name is passed through.
-_PASSTHROUGH = {"build-uv": ("decomr.uv.cli", "build_uv_main")}
+_PASSTHROUGH = {
+    "build-uv": ("decomr.uv.cli", "build_uv_main"),
+    "render-gt": ("decomr.data.render_gt", "render_gt_main"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:

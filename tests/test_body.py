@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 import pickle
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -22,6 +21,7 @@ from decomr.body import (
 from decomr.body.anny_body import SMPL_TO_ANNY_BONE
 from decomr.body.pose import POSE_NAMES, sample_components
 from tests.helpers import assert_close
+from tests.smpl_fixture import write_fake_smpl as _write_fake_smpl
 
 
 # ---------------------------------------------------------------------------------- Anny
@@ -219,50 +219,6 @@ def test_device(anny_body, device):
 
 
 # ---------------------------------------------------------------------------------- SMPL
-SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
-
-
-def _write_fake_smpl(folder, n_half: int = 40, seed: int = 0):
-    """A small, left/right symmetric model in SMPL's pickle format, with chumpy arrays inside."""
-    rng = np.random.default_rng(seed)
-    half = rng.uniform([0.02, -0.9, -0.1], [0.4, 0.7, 0.1], size=(n_half, 3))
-    v = np.concatenate([half, half * [-1, 1, 1]])
-    V = v.shape[0]
-    faces = np.array([[i, (i + 1) % V, (i + 2) % V] for i in range(V)], dtype=np.uint32)
-    d = np.linalg.norm(v[:, None] - v[None], axis=-1)
-    J = np.zeros((24, V))
-    for j in range(24):
-        near = np.argsort(d[j])[:4]
-        J[j, near] = 0.25
-    weights = rng.dirichlet(np.ones(24) * 0.3, size=V)
-    fake = types.ModuleType("chumpy")
-    fake_ch = types.ModuleType("chumpy.ch")
-
-    class Ch:  # mimics chumpy.ch.Ch: the value lives in the state's 'x'
-        def __init__(self, x):
-            self.x = np.asarray(x)
-
-    Ch.__module__, Ch.__qualname__ = "chumpy.ch", "Ch"
-    fake_ch.Ch = Ch
-    sys.modules["chumpy"], sys.modules["chumpy.ch"] = fake, fake_ch
-    try:
-        import scipy.sparse
-
-        data = {
-            "v_template": Ch(v), "f": faces, "J_regressor": scipy.sparse.csc_matrix(J),
-            "weights": Ch(weights), "shapedirs": Ch(0.01 * rng.standard_normal((V, 3, 10))),
-            "posedirs": 0.001 * rng.standard_normal((V, 3, 207)),
-            "kintree_table": np.array([[4294967295] + SMPL_PARENTS[1:], list(range(24))], dtype=np.int64),
-            "J": Ch(J @ v), "bs_style": "lbs", "bs_type": "lrotmin",
-        }
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / "SMPL_NEUTRAL.pkl", "wb") as fh:
-            pickle.dump(data, fh, protocol=2)
-    finally:
-        del sys.modules["chumpy"], sys.modules["chumpy.ch"]
-    return v, faces, J
-
-
 def test_smpl_missing_files_explain_where_to_get_them(tmp_path):
     from decomr.body.smpl_body import SMPLBody
 

@@ -33,7 +33,8 @@ __all__ = [
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(name: str, kwargs: tuple) -> BodyModel:
+def _load_cached(name: str, key: tuple) -> BodyModel:
+    kwargs = tuple(kv for kv in key if kv[0] != "__data__")
     if name == "anny":
         from decomr.body.anny_body import AnnyBody
 
@@ -61,4 +62,7 @@ def load(name: str = "anny", **kwargs) -> BodyModel:
     """
     if name not in BODY_MODELS:
         raise ValueError(f"name: expected one of {BODY_MODELS}, got {name!r}")
-    return _load_cached(name, tuple(sorted(kwargs.items())))
+    from decomr import paths
+
+    # The data folder is part of the key: models (and their cached tables) live there.
+    return _load_cached(name, tuple(sorted(kwargs.items())) + (("__data__", str(paths.data_dir())),))

@@ -45,6 +45,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "CorruptDataError", "dataset_file", "default_root", "dataset_status", "read_rgb_image",
         "read_label_image",
     ),
+    "decomr.data.render_gt": ("render_gt_iuv", "RenderGTSummary", "fit_weak_perspective_pixels"),
+    "decomr.data.iuv_files": ("load_iuv_png", "save_iuv_png"),
 }
 _LAZY: dict[str, str] = {name: module for module, names in _EXPORTS.items() for name in names}
 

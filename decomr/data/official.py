@@ -40,8 +40,10 @@ joints in the file are already mirrored).
 24-joint order (:data:`decomr.eval.protocols.OFFICIAL_J24_NAMES`), ``S`` (N, 24, 4) 3D joints in
 metres + confidence, ``pose`` (N, 72) and ``shape`` (N, 10) SMPL parameters, ``gender``
 (``'m'``/``'f'``), ``maskname``/``partname`` (LSP); SURREAL has ``part_smpl``/``S_smpl`` in the 24
-SMPL-joint order. ``iuv_names`` (the official OpenDR IUV renders) is ignored: decomr renders IUV
-images itself.
+SMPL-joint order. ``iuv_names`` of the official files (OpenDR renders in the official UV layout) is
+ignored: decomr renders its own with ``decomr render-gt`` (:mod:`decomr.data.render_gt`), into
+``<name>_<split>_iuv_<atlas>.npz``; ``OfficialDataset(name, split, iuv_atlas="<atlas>")`` reads that
+file and adds ``iuv`` / ``has_iuv`` to the samples (below).
 
 **Samples** (:meth:`OfficialDataset.__getitem__`) are dicts with the keys of the synthetic dataset
 where they apply; every dataset returns every key (zeros + a ``has_*`` flag when absent), so
@@ -61,6 +63,9 @@ datasets can be concatenated:
   parts, 255 unlabelled) cropped like the image, ``has_mask`` (LSP only)
 * ``center`` (2,), ``scale`` () float32; ``orig_shape`` (2,) int64 (H, W); ``imgname`` str;
   ``dataset`` str; ``index`` / ``record_index`` int64 (position in the dataset / in the ``.npz``)
+* only with ``iuv_atlas``: ``iuv`` (3, iuv_res, iuv_res) float32 ground-truth IUV image (mask,
+  u, v; zeros when absent) cropped like the image with nearest-pixel sampling, ``has_iuv``
+  (records without SMPL, or whose rendering failed, have none)
 
 Bad data: a missing file names the expected file and where to get it (``FileNotFoundError``). A
 corrupt image or a malformed record (NaN, non-positive scale, unknown gender, ...) raises a
@@ -191,6 +196,7 @@ _FIELDS: dict[str, tuple[int, ...] | None] = {
     "imgname": None, "videoname": None, "maskname": None, "partname": None, "gender": None,
     "framenum": (), "center": (2,), "scale": (), "part": (24, 3), "S": (24, 4),
     "part_smpl": (24, 3), "S_smpl": (24, 4), "pose": (72,), "shape": (10,), "has_smpl": (),
+    "iuv_names": None,
 }
 
 
@@ -341,6 +347,8 @@ class OfficialRecord:
         record_index: row in the ``.npz``.
         mask: (H, W) uint8 {0, 1} foreground (LSP), else None.
         parts: (H, W) uint8 part labels 0..6, 255 = unlabelled (LSP), else None.
+        iuv: (3, H, W) float32 ground-truth IUV image (mask, u, v) when the dataset was opened
+            with ``iuv_atlas`` and the record has one, else None.
     """
 
     image: np.ndarray
@@ -358,6 +366,7 @@ class OfficialRecord:
     record_index: int
     mask: np.ndarray | None = None
     parts: np.ndarray | None = None
+    iuv: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -397,6 +406,9 @@ class OfficialDataset(Dataset):
         skip_bad: skip malformed records and corrupt/missing images (counted in ``.skipped``,
             logged) instead of raising.
         allow_pickle: let ``np.load`` unpickle object arrays (only for files you trust).
+        iuv_atlas: read ``<name>_<split>_iuv_<atlas>.npz`` (written by ``decomr render-gt``)
+            instead of the original file and add ``iuv``/``has_iuv`` to the samples.
+        iuv_res: side of the ``iuv`` crops; default ``res``.
 
     Attributes:
         spec: the :class:`DatasetSpec`.
@@ -413,7 +425,8 @@ class OfficialDataset(Dataset):
     """
 
     def __init__(self, name: str, split: str, root: str | Path | None = None, res: int = 224,
-                 skip_bad: bool = False, allow_pickle: bool = False):
+                 skip_bad: bool = False, allow_pickle: bool = False, iuv_atlas: str | None = None,
+                 iuv_res: int | None = None):
         super().__init__()
         self.spec, _ = _spec(name, split)
         self.name, self.split = name, split
@@ -421,6 +434,12 @@ class OfficialDataset(Dataset):
         if not isinstance(res, (int, np.integer)) or res < 1:
             raise ValueError(f"res: expected a positive int, got {res!r}")
         self.res = int(res)
+        if iuv_res is not None and (not isinstance(iuv_res, (int, np.integer)) or iuv_res < 1):
+            raise ValueError(f"iuv_res: expected None or a positive int, got {iuv_res!r}")
+        if iuv_atlas is not None and not (isinstance(iuv_atlas, str) and iuv_atlas):
+            raise ValueError(f"iuv_atlas: expected None or an atlas name (e.g. 'continuous'), got {iuv_atlas!r}")
+        self.iuv_atlas = iuv_atlas
+        self.iuv_res = int(iuv_res) if iuv_res is not None else self.res
         self.skip_bad = bool(skip_bad)
         self.skipped: Counter = Counter()
         self.filtered = 0
@@ -438,6 +457,15 @@ class OfficialDataset(Dataset):
                 raise FileNotFoundError(_missing_message(self.spec, split, self.root)) from None
             logger.info("h36m valid_p2: %s absent, deriving P2 from %s", self.spec.splits[split].filename,
                         self.npz_path.name)
+        if iuv_atlas is not None:  # the copy with `iuv_names` written by decomr.data.render_gt
+            from decomr.data.iuv_files import iuv_npz_path
+
+            path = iuv_npz_path(self.root, name, split, iuv_atlas)
+            if not path.is_file():
+                raise FileNotFoundError(f"{path} not found: render the ground-truth IUV images first with "
+                                        f"`decomr render-gt {name} {split} --atlas {iuv_atlas}` (needs SMPL), "
+                                        "or open the dataset without iuv_atlas")
+            self.npz_path = path
 
         self._data = self._load_npz(allow_pickle)
         self._n = len(self._data["center"])
@@ -471,6 +499,8 @@ class OfficialDataset(Dataset):
             raise ValueError(f"{path}: missing required field(s) {missing}; found {sorted(arrays)}. "
                              "Is this the official preprocessed file for "
                              f"{self.name!r} {self.split!r}?")
+        if self.iuv_atlas is not None and "iuv_names" not in arrays:
+            raise ValueError(f"{path}: no 'iuv_names' field; re-run `decomr render-gt {self.name} {self.split}`")
         n = len(arrays["center"])
         for key in list(arrays):
             arr, tail = arrays[key], _FIELDS[key]
@@ -619,11 +649,14 @@ class OfficialDataset(Dataset):
                 raise CorruptDataError(
                     f"{self.npz_path}: record {i} ({imgname!r}): the {what} is {lab.shape}, the image "
                     f"{image.shape[:2]}; they must match (re-extract both from the same release).")
+        iuv = None
+        if self.iuv_atlas is not None and _as_str(d["iuv_names"][i]).strip():
+            iuv = self._read_iuv(_as_str(d["iuv_names"][i]).strip(), i, image.shape[:2])
         return OfficialRecord(
             image=image, center=d["center"][i].astype(np.float64), scale=float(d["scale"][i]),
             keypoints=keypoints, joints3d=joints3d.astype(np.float32), joints3d_conf=conf.astype(np.float32),
             has_3d=has_3d, pose=pose, shape=shape, has_smpl=has_smpl, gender=int(gender),
-            imgname=imgname, record_index=i, mask=mask, parts=parts)
+            imgname=imgname, record_index=i, mask=mask, parts=parts, iuv=iuv)
 
     def _pelvis(self, S: np.ndarray) -> np.ndarray:
         """(3,) the root to subtract from (24, 4) joints: pelvis, else hip midpoint, else 0."""
@@ -651,6 +684,24 @@ class OfficialDataset(Dataset):
                 f"{self.npz_path}: record {i}: {err}. Re-extract/re-download that file, or pass "
                 "skip_bad=True to skip it.") from err
 
+    def _read_iuv(self, relname: str, i: int, image_hw: tuple[int, int]) -> np.ndarray:
+        """(3, H, W) float32 IUV image of record ``i`` (see :mod:`decomr.data.iuv_files`)."""
+        from decomr.data.iuv_files import load_iuv_png, resize_iuv
+
+        path = self.root / relname
+        try:
+            return resize_iuv(load_iuv_png(path), image_hw).numpy()
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"{self.npz_path}: record {i}: IUV image {path} is missing; re-run `decomr render-gt "
+                f"{self.name} {self.split} --atlas {self.iuv_atlas}` (it renders only the missing ones), "
+                "or pass skip_bad=True to skip such records.") from None
+        except CorruptDataError as err:
+            what = str(err) if str(path) in str(err) else f"{path}: {err}"
+            raise CorruptDataError(
+                f"{self.npz_path}: record {i}: {what}. Delete it and re-run `decomr render-gt {self.name} "
+                f"{self.split} --atlas {self.iuv_atlas}`, or pass skip_bad=True to skip it.") from err
+
     def crop_record(self, rec: OfficialRecord, index: int = -1) -> dict:
         """Turn a record into a sample dict (crop to ``res``, normalise keypoints); see module doc."""
         res = self.res
@@ -674,7 +725,7 @@ class OfficialDataset(Dataset):
         parts = (crop_labels(rec.parts, center, scale, res) if rec.parts is not None
                  else torch.zeros(res, res, dtype=torch.int64))
         pose = torch.from_numpy(rec.pose)
-        return {
+        sample = {
             "image": image,
             "keypoints": keypoints,
             "keypoint_format": self.spec.keypoint_format,
@@ -698,6 +749,12 @@ class OfficialDataset(Dataset):
             "index": torch.tensor(index, dtype=torch.int64),
             "record_index": torch.tensor(rec.record_index, dtype=torch.int64),
         }
+        if self.iuv_atlas is not None:  # nearest pixel: no blending of u, v across the silhouette
+            r = self.iuv_res
+            sample["iuv"] = (crop_image(torch.from_numpy(rec.iuv), center, scale, r, mode="nearest")
+                             if rec.iuv is not None else torch.zeros(3, r, r))
+            sample["has_iuv"] = torch.tensor(rec.iuv is not None)
+        return sample
 
     def __getitem__(self, index: int) -> dict:
         n = len(self)
