@@ -178,13 +178,13 @@ class UVSampler(nn.Module):
         if padding != "none":
             self._pad(uv, fuv, vt_to_v, cov, pv, pw, mask)
 
-        self.register_buffer("pixel_vertex", torch.as_tensor(pv))
-        self.register_buffer("pixel_weight", torch.as_tensor(pw, dtype=torch.float32))
-        self.register_buffer("mask", torch.as_tensor(mask.reshape(r, r)))
-        self.register_buffer("coverage", torch.as_tensor(cov.reshape(r, r)))
-        self.register_buffer("face_index", torch.as_tensor(raster.face_idx))
-        self.register_buffer("uv", torch.as_tensor(uv, dtype=torch.float32))
-        self.register_buffer("vt_to_v", torch.as_tensor(vt_to_v))
+        self.register_buffer("pixel_vertex", torch.as_tensor(pv), persistent=False)
+        self.register_buffer("pixel_weight", torch.as_tensor(pw, dtype=torch.float32), persistent=False)
+        self.register_buffer("mask", torch.as_tensor(mask.reshape(r, r)), persistent=False)
+        self.register_buffer("coverage", torch.as_tensor(cov.reshape(r, r)), persistent=False)
+        self.register_buffer("face_index", torch.as_tensor(raster.face_idx), persistent=False)
+        self.register_buffer("uv", torch.as_tensor(uv, dtype=torch.float32), persistent=False)
+        self.register_buffer("vt_to_v", torch.as_tensor(vt_to_v), persistent=False)
         # Both transfers are constant sparse matrices, kept in CSR form with their transposes:
         # the (R*R, V) pixel blend of mesh_to_map, and Eq. 3's average over the UV copies of
         # each vertex, (V, T) with 1 / copies (deterministic, unlike a scatter-add on GPUs).

@@ -1,0 +1,196 @@
+"""DecoMR: CNet -> UV transfer -> LNet -> mesh (Fig. 2, Sec. 3).
+
+:class:`DecoMR` wires the pieces together and turns LNet's location map into a mesh with a
+:class:`decomr.uv.UVSampler` (Eq. 3) and the body's joint regressors.
+
+Stage 1 of training (Sec. 3.4: CNet alone for 5 epochs) calls ``model(images, stage="cnet")``,
+which skips the transfer and LNet; stage 2 (end to end) uses the default ``stage="full"``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+from decomr.models.cnet import CNet, CNetOutput
+from decomr.models.config import ModelConfig
+from decomr.models.lnet import LNet
+from decomr.models.transfer import transfer_for_config
+
+STAGES = ("cnet", "full")
+
+
+@runtime_checkable
+class MapToMesh(Protocol):
+    """What DecoMR needs from a UV sampler (``decomr.uv.UVSampler`` is one)."""
+
+    def map_to_mesh(self, maps: torch.Tensor) -> torch.Tensor:  # (B, C, R, R) -> (B, V, C)
+        ...
+
+
+@dataclass(frozen=True)
+class DecoMROutput:
+    """Everything DecoMR predicts for B crops (h = img_size / 4, G = uv_grid, R = map_size).
+
+    The LNet fields (``transferred`` .. ``lsp_joints``) are None when the model ran with
+    ``stage="cnet"``; ``transferred`` is also None for the "global" LNet variant (Table 5).
+
+    Attributes:
+        mask_logits: (B, 1, h, w) foreground logits.
+        uv: (B, 2, h, w) UV coordinates in [0, 1].
+        local_features: (B, C_L, h, w) local feature map.
+        global_features: (B, C_G) global feature.
+        camera: (B, 3) weak-perspective camera [s, tx, ty].
+        transferred: (B, C_T, G, G) features transferred to UV space (Eq. 5).
+        location_map: (B, 3, R, R) location map, metres, pelvis-centred camera frame.
+        vertices: (B, V, 3) mesh read from the location map (Eq. 3), same frame.
+        joints: (B, 24, 3) joints regressed from ``vertices``.
+        lsp_joints: (B, 14, 3) LSP joints regressed from ``vertices``.
+    """
+
+    mask_logits: torch.Tensor
+    uv: torch.Tensor
+    local_features: torch.Tensor
+    global_features: torch.Tensor
+    camera: torch.Tensor
+    transferred: torch.Tensor | None = None
+    location_map: torch.Tensor | None = None
+    vertices: torch.Tensor | None = None
+    joints: torch.Tensor | None = None
+    lsp_joints: torch.Tensor | None = None
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """(B, 1, h, w) foreground probability."""
+        return torch.sigmoid(self.mask_logits)
+
+    @property
+    def iuv(self) -> torch.Tensor:
+        """(B, 3, h, w) predicted IUV image in the contract's layout: binary mask, then u, v (0 on background)."""
+        fg = (self.mask_logits > 0).to(self.uv.dtype)
+        return torch.cat([fg, self.uv * fg], dim=1)
+
+
+class DecoMR(nn.Module):
+    """The full model (Fig. 2).
+
+    Args:
+        config: architecture (:class:`ModelConfig`).
+        body: a ``decomr.body.BodyModel`` (only its joint regressors and, to build the reference
+            map, the body itself are used; it is not stored as a submodule).
+        atlas_or_sampler: a ``decomr.uv.UVAtlas`` (a ``UVSampler`` at ``config.map_size`` is
+            built from it) or a ready sampler with ``map_to_mesh`` at that resolution.
+        reference_map: optional (3, G, G) reference location map; by default
+            ``decomr.uv.reference_location_map(body, atlas, config.uv_grid)``. Required when a
+            sampler without an ``atlas`` attribute is passed.
+
+    Example (see ``tests/test_models_decomr.py``)::
+
+        body = decomr.body.load("anny")
+        model = DecoMR(ModelConfig(), body, decomr.uv.load_atlas(body, "continuous"))
+        out = model(images)            # images: (B, 3, 224, 224) in [0, 1]
+        out.vertices                   # (B, V, 3)
+    """
+
+    def __init__(self, config: ModelConfig, body: Any, atlas_or_sampler: Any,
+                 reference_map: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.config = config
+        sampler, atlas = self._resolve_sampler(config, atlas_or_sampler, body)
+        if reference_map is None:
+            if atlas is None:
+                raise ValueError(
+                    "reference_map: required when atlas_or_sampler is a sampler without an `atlas` attribute"
+                )
+            from decomr.uv import reference_location_map
+
+            reference_map = reference_location_map(body, atlas, config.uv_grid)
+        self.cnet = CNet(config)
+        self.lnet = LNet(config, torch.as_tensor(reference_map))
+        self.sampler = sampler
+        joint_regressor = torch.as_tensor(body.joint_regressor, dtype=torch.float32)
+        lsp_regressor = torch.as_tensor(body.lsp_regressor, dtype=torch.float32)
+        if joint_regressor.dim() != 2 or lsp_regressor.dim() != 2 or joint_regressor.shape[1] != lsp_regressor.shape[1]:
+            raise ValueError(
+                f"body: expected joint_regressor (J, V) and lsp_regressor (14, V), got "
+                f"{tuple(joint_regressor.shape)} and {tuple(lsp_regressor.shape)}"
+            )
+        self.register_buffer("joint_regressor", joint_regressor.clone(), persistent=False)  # (24, V)
+        self.register_buffer("lsp_regressor", lsp_regressor.clone(), persistent=False)  # (14, V)
+        self.body_name = getattr(body, "name", None)
+        self.atlas_name = getattr(atlas, "name", None) if atlas is not None else None
+
+    @staticmethod
+    def _resolve_sampler(config: ModelConfig, atlas_or_sampler: Any, body: Any = None) -> tuple[nn.Module, Any]:
+        if isinstance(atlas_or_sampler, MapToMesh):
+            sampler = atlas_or_sampler
+            atlas = getattr(sampler, "atlas", None)
+            resolution = getattr(sampler, "resolution", config.map_size)
+            if resolution != config.map_size:
+                raise ValueError(
+                    f"atlas_or_sampler: sampler resolution {resolution} != config.map_size {config.map_size}"
+                )
+        else:
+            from decomr.uv import UVSampler
+
+            atlas = atlas_or_sampler
+            # Seam-aware Eq. 3 (no reads across chart slits) when the body's template is known.
+            reference = getattr(body, "template", None)
+            sampler = UVSampler(atlas, resolution=config.map_size,
+                                reference=None if reference is None else reference.detach().cpu())
+        name = getattr(atlas, "name", None)
+        if isinstance(name, str) and name != config.atlas:
+            raise ValueError(f"atlas_or_sampler: atlas {name!r} does not match config.atlas {config.atlas!r}")
+        return sampler, atlas
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, body: Any) -> "DecoMR":
+        """Build the model with the atlas named by ``config.atlas`` (``decomr.uv.load_atlas``)."""
+        from decomr.uv import load_atlas
+
+        return cls(config, body, load_atlas(body, config.atlas))
+
+    # ------------------------------------------------------------------ pieces
+    def location_map_to_mesh(self, location_map: torch.Tensor) -> torch.Tensor:
+        """Eq. 3: (B, 3, R, R) location map -> (B, V, 3) vertices (seam copies averaged by the sampler)."""
+        return self.sampler.map_to_mesh(location_map)
+
+    def regress_joints(self, vertices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, V, 3) vertices -> joints (B, 24, 3) and LSP joints (B, 14, 3) with the body's regressors."""
+        joints = torch.einsum("jv,bvc->bjc", self.joint_regressor.to(vertices.dtype), vertices)  # (B, 24, 3)
+        lsp = torch.einsum("jv,bvc->bjc", self.lsp_regressor.to(vertices.dtype), vertices)  # (B, 14, 3)
+        return joints, lsp
+
+    def transfer(self, images: torch.Tensor, cnet_out: CNetOutput) -> torch.Tensor | None:
+        """UV transfer (Eq. 5) of CNet's features (or raw pixels) for the configured LNet variant."""
+        pixels = self.cnet.normalize(images) if self.config.lnet_input == "pixels+global" else images
+        return transfer_for_config(self.config, cnet_out.local_features, pixels, cnet_out.uv,
+                                   torch.sigmoid(cnet_out.mask_logits))
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, images: torch.Tensor, stage: str = "full") -> DecoMROutput:
+        """Run the model.
+
+        Args:
+            images: (B, 3, img_size, img_size) RGB in [0, 1] (ImageNet normalisation is internal).
+            stage: ``"full"`` (default) or ``"cnet"`` (stage 1 of training: CNet only).
+
+        Returns:
+            :class:`DecoMROutput`.
+        """
+        if stage not in STAGES:
+            raise ValueError(f"stage: expected one of {STAGES}, got {stage!r}")
+        c = self.cnet(images)
+        if stage == "cnet":
+            return DecoMROutput(c.mask_logits, c.uv, c.local_features, c.global_features, c.camera)
+        transferred = self.transfer(images, c)  # (B, C_T, G, G) or None
+        location_map = self.lnet(transferred, c.global_features if self.config.uses_global else None)
+        vertices = self.location_map_to_mesh(location_map)  # (B, V, 3)
+        joints, lsp_joints = self.regress_joints(vertices)
+        return DecoMROutput(
+            mask_logits=c.mask_logits, uv=c.uv, local_features=c.local_features,
+            global_features=c.global_features, camera=c.camera, transferred=transferred,
+            location_map=location_map, vertices=vertices, joints=joints, lsp_joints=lsp_joints,
+        )
