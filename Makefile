@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_PINS)
-	$(PY) -m pip install --quiet -e ".[notebooks,train,dev]"
+	$(PY) -m pip install --quiet -e ".[notebooks,train,deploy,dev]"
 	touch $@
 
 # Quick reproduction: executes every notebook in quick mode (CPU) and writes figures/.

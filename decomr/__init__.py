@@ -13,3 +13,12 @@ Subpackages follow the paper:
 - :mod:`decomr.viz`    plots and interactive viewers
 """
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """Lazy top-level exports (torch is imported only when they are used)."""
+    if name in ("Predictor", "Prediction"):
+        from decomr import predict
+
+        return getattr(predict, name)
+    raise AttributeError(f"module 'decomr' has no attribute {name!r}")

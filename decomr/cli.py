@@ -4,6 +4,10 @@
     decomr reproduce [--full]         execute the notebooks (quick mode by default), write figures/
     decomr build-uv [...]             build the UV atlases of a body model and report Table 1
     decomr render-gt DATASET SPLIT    render ground-truth IUV images for an official dataset (needs SMPL)
+    decomr train --config X.yaml ...  train (stage 1: CNet, stage 2: end to end), resumable
+    decomr eval --checkpoint ...      MPJPE / PA-MPJPE / surface error / segmentation reports
+    decomr predict IMAGE_OR_FOLDER    run a trained model on your images
+    decomr export-onnx ...            ONNX export with an onnxruntime parity check
 
 Subcommands import their subpackage lazily, so ``decomr info`` stays fast.
 """
@@ -49,7 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build-uv", help="build UV atlases for a body model (see `decomr build-uv -h`)", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_build_uv)
-    sub.add_parser("render-gt", help="render GT IUV images for an official dataset (see `decomr render-gt -h`)", add_help=False)
+    for name, text in (
+        ("render-gt", "render GT IUV images for an official dataset"),
+        ("train", "train DecoMR (two stages) from a config: `decomr train --config configs/quick.yaml key=value`"),
+        ("eval", "evaluate a checkpoint (synthetic test split or official datasets)"),
+        ("predict", "meshes, IUV images, overlays and joints for your images"),
+        ("export-onnx", "export a trained model to ONNX, checked with onnxruntime"),
+    ):
+        sub.add_parser(name, help=f"{text} (see `decomr {name} -h`)", add_help=False)
     return parser
 
 
@@ -57,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
 _PASSTHROUGH = {
     "build-uv": ("decomr.uv.cli", "build_uv_main"),
     "render-gt": ("decomr.data.render_gt", "render_gt_main"),
+    "predict": ("decomr.predict.cli", "predict_main"),
+    "export-onnx": ("decomr.export.cli", "export_onnx_main"),
+    "train": ("decomr.train.cli", "train_main"),
+    "eval": ("decomr.eval.cli", "eval_main"),
 }
 
 

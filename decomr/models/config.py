@@ -67,6 +67,10 @@ class ModelConfig:
     lnet_channels: int = 256  # width after the 1x1 input convs = hourglass base width
     lnet_levels: int = 3  # hourglass depth (64 -> 32 -> 16 -> 8 at the paper's sizes)
     lnet_out_channels: int = 64  # width of the location-map decoder at resolution R
+    # LNet predicts a residual added to the template's location map (R x R). The official code
+    # regresses the map itself; starting from a body-shaped mesh trains much faster on small
+    # budgets and changes nothing else (the template map is already an LNet input). False = official.
+    lnet_residual: bool = True
     norm: str = "batch"  # normalisation in decoder/LNet blocks: "batch" (official) or "group"
     mask_threshold: float = 0.5  # foreground probability above which a pixel is transferred
 

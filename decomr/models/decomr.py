@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from decomr.models.cnet import CNet, CNetOutput
@@ -109,6 +110,15 @@ class DecoMR(nn.Module):
             reference_map = reference_location_map(body, atlas, config.uv_grid)
         self.cnet = CNet(config)
         self.lnet = LNet(config, torch.as_tensor(reference_map))
+        if config.lnet_residual:  # the template's location map at R, which LNet's output is added to
+            if atlas is not None:
+                from decomr.uv import reference_location_map
+
+                base = reference_location_map(body, atlas, config.map_size)
+            else:
+                base = F.interpolate(torch.as_tensor(reference_map, dtype=torch.float32)[None], size=config.map_size,
+                                     mode="bilinear", align_corners=True)[0]
+            self.register_buffer("residual_base", base.detach().float().clone(), persistent=False)  # (3, R, R)
         self.sampler = sampler
         joint_regressor = torch.as_tensor(body.joint_regressor, dtype=torch.float32)
         lsp_regressor = torch.as_tensor(body.lsp_regressor, dtype=torch.float32)
@@ -187,8 +197,13 @@ class DecoMR(nn.Module):
             return DecoMROutput(c.mask_logits, c.uv, c.local_features, c.global_features, c.camera)
         transferred = self.transfer(images, c)  # (B, C_T, G, G) or None
         location_map = self.lnet(transferred, c.global_features if self.config.uses_global else None)
-        vertices = self.location_map_to_mesh(location_map)  # (B, V, 3)
-        joints, lsp_joints = self.regress_joints(vertices)
+        if self.config.lnet_residual:
+            location_map = location_map + self.residual_base.to(location_map.dtype)  # (B, 3, R, R)
+        # Eq. 3 and the joint regressors in float32 even under autocast (millimetre precision).
+        with torch.autocast(device_type=location_map.device.type, enabled=False):
+            location_map = location_map.float()
+            vertices = self.location_map_to_mesh(location_map)  # (B, V, 3)
+            joints, lsp_joints = self.regress_joints(vertices)
         return DecoMROutput(
             mask_logits=c.mask_logits, uv=c.uv, local_features=c.local_features,
             global_features=c.global_features, camera=c.camera, transferred=transferred,

@@ -1,0 +1,50 @@
+"""Training DecoMR (Sec. 3.4): config, loop, checkpoints, multi-GPU.
+
+- :mod:`decomr.train.config`      :class:`TrainConfig` (model + loss + data + train sections), YAML
+  files, typed ``key=value`` overrides
+- :mod:`decomr.train.loop`        :func:`lr_at`, :func:`train_step`, :func:`evaluate`, :func:`train`
+- :mod:`decomr.train.targets`     ground truth on the fly (GT location maps, joint sets, GT IUV)
+- :mod:`decomr.train.data`        per-step deterministic, sharded, resumable batches (two pipelines)
+- :mod:`decomr.train.checkpoint`  atomic, ``weights_only`` checkpoints; fp16 releases; :func:`load_model`
+- :mod:`decomr.train.distributed` ``torchrun`` + DDP helpers
+- :mod:`decomr.train.cli`         ``decomr train``
+
+Typical use::
+
+    from decomr.train import load_config, train
+    result = train(load_config("quick", ["train.stage2_steps=100"]))
+    result.run_dir    # runs/quick: config.yaml, last.pt, best.pt, metrics.jsonl, tb/
+
+Names are imported lazily (``import decomr.train`` stays light).
+"""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "decomr.train.config": ("TrainConfig", "OptimConfig", "DataConfig", "apply_overrides", "load_config",
+                            "save_config", "describe_config", "config_keys", "LINKED_KEYS"),
+    "decomr.train.loop": ("lr_at", "train_step", "StepResult", "NonFiniteLossError", "evaluate", "EvalResult",
+                          "train", "TrainResult"),
+    "decomr.train.targets": ("make_targets", "BatchTargets", "fit_weak_perspective"),
+    "decomr.train.data": ("StepBatchSampler", "SeededDataset", "build_train_dataset", "build_test_dataset",
+                          "build_test_loader", "build_train_source"),
+    "decomr.train.checkpoint": ("save_checkpoint", "load_checkpoint", "Checkpoint", "export_release", "load_model",
+                                "LoadedModel", "release_size_bytes"),
+    "decomr.train.distributed": ("DistInfo", "init_distributed", "wrap_ddp"),
+}
+_LAZY: dict[str, str] = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'decomr.train' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_LAZY))

@@ -24,6 +24,13 @@ _LAZY: dict[str, str] = {
         "plot_atlas", "plot_seam", "plot_disk", "plot_slim_snapshots", "plot_distortion", "fig3_uv_atlases",
         "fig4_distance_matrices", "plot_location_map", "plot_weight_map", "uv_explorer", "location_map_rgb",
     )},
+    **{n: "decomr.viz.viewers" for n in (
+        "show_prediction", "prediction_mesh_viewer", "iuv_overlay_viewer", "PredictionMeshViewer", "IUVOverlayViewer",
+    )},
+    "prediction_grid": "decomr.viz.prediction_plots",
+    **{n: "decomr.viz.train_plots" for n in (
+        "plot_loss_curves", "plot_predictions", "prediction_panel", "iuv_rgb", "mesh_overlay", "load_history",
+    )},
     **{n: "decomr.viz.data_plots" for n in ("plot_samples", "plot_augmentation", "iuv_to_rgb", "draw_keypoints",
                                             "data_figures")},
 }

@@ -1,0 +1,204 @@
+"""Inference latency per image: PyTorch CPU, onnxruntime CPU and CUDA, at batch 1 and 8.
+
+Usage::
+
+    .venv/bin/python benchmarks/inference.py              # about 2-3 minutes on a 2-core CPU
+    .venv/bin/python benchmarks/inference.py --quick-only # the small models only
+
+Models (random weights: latency does not depend on them):
+
+* ``full``  — the paper's architecture (ResNet-50, 224 x 224 crops, 128 px location map);
+* ``quick`` — ``ModelConfig.quick()`` (ResNet-18, narrow decoder/LNet) at 224 px, i.e. at the
+  official model's input size, and at 128 px (the size ``TrainConfig.quick()`` trains at).
+
+Reference (DESIGN.md Sec. 1): the official architecture takes about 0.26 s per 224 x 224 image
+on a 2-core CPU; the target for the quick model is at most half of that at equal input size.
+Also timed: the whole ``Predictor.predict`` on a 640 x 480 image (crop + network + mapping back).
+
+Writes ``benchmarks/results/inference.json`` (or ``--out``). Timings are medians (and minima,
+``best_*``) over repeats after a warm-up; on a shared machine they vary (the JSON records the load average). OpenMP
+threads wait passively (``OMP_WAIT_POLICY=PASSIVE`` unless set): on an oversubscribed machine
+spinning threads made PyTorch about 10 times slower.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+# On a shared, oversubscribed machine OpenMP's spinning threads slow PyTorch down ~10x (measured
+# here: 0.86 s vs 0.07 s per 128 px image); passive waiting must be set before torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from decomr.body import load as load_body  # noqa: E402
+from decomr.models import DecoMR, ModelConfig  # noqa: E402
+from decomr.uv import load_atlas  # noqa: E402
+
+OFFICIAL_CPU_S_PER_IMAGE = 0.26  # official architecture, 224 x 224, 2-core CPU (DESIGN.md Sec. 1)
+
+
+def median_seconds(fn, repeats: int, warmup: int = 1, cuda: bool = False) -> tuple[float, float]:
+    """(median, minimum) wall time of ``fn()`` over ``repeats`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    if cuda:
+        torch.cuda.synchronize()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        if cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times)
+
+
+def configs(quick_only: bool) -> dict[str, ModelConfig]:
+    out = {}
+    if not quick_only:
+        out["full@224"] = ModelConfig(pretrained=None)
+    out["quick@224"] = ModelConfig.quick(pretrained=None)
+    out["quick@128"] = ModelConfig.quick(pretrained=None, img_size=128, iuv_size=32)
+    return out
+
+
+def repeats_for(name: str, batch: int) -> int:
+    """Fewer repeats for the slow cases, to stay within a few minutes on 2 cores."""
+    if name.startswith("full"):
+        return 3 if batch > 1 else 6
+    return 6 if batch > 1 else 20
+
+
+def bench_model(name: str, config: ModelConfig, body, atlases: dict, batches: list[int], threads: int,
+                use_onnx: bool, use_cuda: bool, tmp: Path) -> list[dict]:
+    rows: list[dict] = []
+    if config.atlas not in atlases:
+        atlases[config.atlas] = load_atlas(body, config.atlas)
+    torch.manual_seed(0)
+    model = DecoMR(config, body, atlases[config.atlas]).eval()
+    size = config.img_size
+    params_m = sum(p.numel() for p in model.parameters()) / 1e6
+
+    def row(backend: str, batch: int, timing: tuple[float, float], **extra) -> dict:
+        seconds, best = timing
+        r = dict(model=name, backbone=config.backbone, img_size=size, params_M=round(params_m, 2), backend=backend,
+                 batch=batch, s_per_batch=round(seconds, 5), s_per_image=round(seconds / batch, 5),
+                 best_s_per_image=round(best / batch, 5),
+                 vs_official=round(seconds / batch / OFFICIAL_CPU_S_PER_IMAGE, 3) if size == 224 and "cpu" in backend else None,
+                 **extra)
+        print(f"  {name:10s} {backend:16s} batch {batch}: {seconds / batch * 1000:8.1f} ms/image "
+              f"(best {best / batch * 1000:.1f})", flush=True)
+        return r
+
+    with torch.inference_mode():
+        for b in batches:
+            x = torch.rand(b, 3, size, size)
+            rows.append(row("pytorch-cpu", b, median_seconds(lambda: model(x), repeats_for(name, b))))
+    if use_onnx:
+        from decomr.export.onnx import export_onnx, onnx_session
+
+        path = tmp / f"{name.replace('@', '_')}.onnx"
+        start = time.perf_counter()
+        export_onnx(model, path, check=False)
+        export_s = time.perf_counter() - start
+        session = onnx_session(path, threads=threads)
+        for b in batches:
+            x = torch.rand(b, 3, size, size).numpy()
+            rows.append(row("onnxruntime-cpu", b, median_seconds(lambda: session.run(None, {"images": x}), repeats_for(name, b)),
+                            export_s=round(export_s, 2), onnx_MB=round(path.stat().st_size / 2**20, 1)))
+        path.unlink()
+    if use_cuda:
+        gpu = model.to("cuda")
+        with torch.inference_mode():
+            for b in batches:
+                x = torch.rand(b, 3, size, size, device="cuda")
+                rows.append(row("pytorch-cuda", b, median_seconds(lambda: gpu(x), 20, warmup=3, cuda=True)))
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    rows.append(row("pytorch-cuda-bf16", b, median_seconds(lambda: gpu(x), 20, warmup=3, cuda=True)))
+    return rows
+
+
+def bench_predictor(body, atlases: dict) -> dict:
+    """The whole Predictor.predict on a 640 x 480 uint8 image (quick model, 224 px crops)."""
+    import numpy as np
+
+    from decomr.predict import Predictor
+
+    config = ModelConfig.quick(pretrained=None)
+    torch.manual_seed(0)
+    predictor = Predictor(DecoMR(config, body, atlases.setdefault(config.atlas, load_atlas(body, config.atlas))),
+                          body, device="cpu")
+    image = (np.random.default_rng(0).random((480, 640, 3)) * 255).astype(np.uint8)
+    seconds, best = median_seconds(lambda: predictor.predict(image, boxes=[200, 40, 420, 470]), 10)
+    print(f"  predictor quick@224 (crop + network + mapping back), 640x480 image: {seconds * 1000:.1f} ms "
+          f"(best {best * 1000:.1f})", flush=True)
+    return {"model": "quick@224", "image": [480, 640], "s_per_image": round(seconds, 5), "best_s_per_image": round(best, 5)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "inference.json"))
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch and onnxruntime (default 2)")
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    p.add_argument("--quick-only", action="store_true", help="skip the full (ResNet-50) model")
+    p.add_argument("--no-onnx", action="store_true")
+    args = p.parse_args(argv)
+    warnings.simplefilter("ignore")
+    torch.set_num_threads(args.threads)
+    try:
+        import onnxruntime  # noqa: F401
+
+        use_onnx = not args.no_onnx
+    except ImportError:
+        use_onnx = False
+        print("onnxruntime not installed: skipping the ONNX rows", flush=True)
+    use_cuda = torch.cuda.is_available()
+    started = time.perf_counter()
+    load_start = [round(v, 2) for v in os.getloadavg()]
+    body = load_body("anny")
+    atlases: dict = {}
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, config in configs(args.quick_only).items():
+            print(f"{name}: {config.backbone}, {config.img_size} px", flush=True)
+            rows += bench_model(name, config, body, atlases, args.batches, args.threads, use_onnx, use_cuda, Path(tmp))
+    predictor = bench_predictor(body, atlases)
+    result = {
+        "benchmark": "inference",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
+        "cpu_count": os.cpu_count(), "threads": args.threads, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "load_average_start": load_start, "load_average_end": [round(v, 2) for v in os.getloadavg()],
+        "onnxruntime": __import__("onnxruntime").__version__ if use_onnx else None,
+        "cuda_device": torch.cuda.get_device_name(0) if use_cuda else None,
+        "official_cpu_s_per_image": OFFICIAL_CPU_S_PER_IMAGE,
+        "target": "quick model at 224 px <= 0.5 x official on a 2-core CPU",
+        "rows": rows,
+        "predictor": predictor,
+        "total_s": round(time.perf_counter() - started, 1),
+    }
+    best_quick = min((r["s_per_image"] for r in rows if r["model"] == "quick@224" and "cpu" in r["backend"]), default=None)
+    if best_quick is not None:
+        result["quick224_best_cpu_vs_official"] = round(best_quick / OFFICIAL_CPU_S_PER_IMAGE, 3)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out} ({result['total_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,458 @@
+"""Evaluate a trained checkpoint (Tables 2-5 protocols) and write JSON + markdown reports.
+
+``evaluate_checkpoint(checkpoint, dataset)`` runs one model over one evaluation set:
+
+==============  =====================================================================================
+dataset         what is measured (mm unless stated)
+==============  =====================================================================================
+``synthetic``   the synthetic test split of the checkpoint's config (works out of the box): MPJPE,
+                PA-MPJPE (14 LSP joints, hip root), per-vertex error (hip-aligned), mask IoU, UV
+                error, and foreground / 6-part segmentation from the projected mesh (Table 4's way)
+``h36m-p1/p2``  Human3.6M protocol 1 / 2 (Table 2, 5): MPJPE and PA-MPJPE under both joint
+                conventions (:mod:`decomr.eval.protocols`): ``decomr`` (14 LSP joints from the mesh,
+                hip-midpoint root) and ``cmr-spin`` (H36M regressor, pelvis root; SMPL only — the
+                report says so when the regressor or SMPL is absent)
+``surreal``     SURREAL surface error (Table 3): mean per-vertex error after hip alignment; the GT
+                mesh is posed from the file's SMPL parameters (needs SMPL)
+``lsp``         LSP foreground and 6-part segmentation accuracy / F1 (Table 4): the predicted mesh is
+                rendered with the predicted camera (:mod:`decomr.render`), pasted back into the
+                original image and counted over the whole set (:class:`SegmentationCounter`)
+``3dpw``        3DPW PA-MPJPE (supplementary Table 2); GT joints from the SMPL meshes (needs SMPL)
+==============  =====================================================================================
+
+Reports go to ``<run>/eval/<dataset>.json`` and ``.md`` with the paper's numbers beside ours.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from decomr.eval.metrics import SegmentationCounter, mpjpe, pa_mpjpe, per_vertex_error
+from decomr.eval.protocols import gt_eval_joints_from_j24, joint_errors, load_h36m_regressor, predicted_eval_joints
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "EVAL_DATASETS",
+    "PAPER_NUMBERS",
+    "EvalReport",
+    "batch_errors",
+    "segmentation_from_mesh",
+    "evaluate_checkpoint",
+    "write_report",
+    "report_markdown",
+]
+
+EVAL_DATASETS = ("synthetic", "h36m-p1", "h36m-p2", "surreal", "lsp", "3dpw")
+
+#: The paper's numbers (DecoMR, "Ours"), by dataset and metric (DESIGN.md Sec. 5).
+PAPER_NUMBERS: dict[str, dict[str, float]] = {
+    "h36m-p1": {"decomr/mpjpe": 62.7, "decomr/pa_mpjpe": 42.2},  # Table 5, last-but-one row
+    "h36m-p2": {"decomr/mpjpe": 60.6, "decomr/pa_mpjpe": 39.3},  # Tables 2 and 5
+    "surreal": {"pve": 56.5},  # Table 3
+    "lsp": {"fb_acc": 92.10, "fb_f1": 0.88, "parts_acc": 89.45, "parts_f1": 0.69},  # Table 4
+    "3dpw": {"decomr/pa_mpjpe": 68.5},  # supplementary Table 2, "Ours-A" (61.7 with SPIN's fits)
+}
+_PAPER_SOURCES = {
+    "h36m-p1": "Table 5 (continuous UV, local+global)", "h36m-p2": "Tables 2 and 5",
+    "surreal": "Table 3", "lsp": "Table 4", "3dpw": "supplementary Table 2 (Ours-A, no SPIN fits)",
+}
+_MM = 1000.0
+
+
+# ------------------------------------------------------------------------------------------------
+# Per-batch metrics (shared with the training loop's `evaluate`)
+# ------------------------------------------------------------------------------------------------
+def _nan_where(values: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    if valid is None:
+        return values
+    return torch.where(valid.to(values.device).bool(), values, torch.full_like(values, float("nan")))
+
+
+def batch_errors(out: Any, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Per-sample metrics of one batch (NaN where a sample has no ground truth for a metric).
+
+    Args:
+        out: a float32 ``DecoMROutput``.
+        batch: the collated batch on ``out``'s device (synthetic keys ``iuv``, ``vertices``,
+            ``lsp_joints3d``, ``has_mesh``, ``has_3d``; or an official batch with ``j24`` joints).
+
+    Returns:
+        name -> (B,) tensor: ``mask_iou``, ``mask_acc``, ``uv_error`` (UV units) when the batch has
+        an IUV image; ``mpjpe``, ``pa_mpjpe`` (mm, 14 LSP joints, hip-midpoint root = the "decomr"
+        convention) and ``pve`` (mm, hip-aligned, Table 3) when the model predicted a mesh.
+    """
+    from decomr.train.targets import batch_keypoint_format
+
+    res: dict[str, torch.Tensor] = {}
+    if "iuv" in batch:
+        gt = batch["iuv"].to(out.mask_logits.device).float()
+        size = tuple(gt.shape[-2:])
+        logits = out.mask_logits if tuple(out.mask_logits.shape[-2:]) == size else \
+            F.interpolate(out.mask_logits, size=size, mode="bilinear", align_corners=False)
+        uv = out.uv if tuple(out.uv.shape[-2:]) == size else F.interpolate(out.uv, size=size, mode="nearest")
+        gt_fg, pred_fg = gt[:, 0] > 0.5, logits[:, 0] > 0  # (B, H, W)
+        inter = (gt_fg & pred_fg).flatten(1).sum(1).float()
+        union = (gt_fg | pred_fg).flatten(1).sum(1).float()
+        res["mask_iou"] = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
+        res["mask_acc"] = (gt_fg == pred_fg).flatten(1).float().mean(1)
+        err = (uv - gt[:, 1:]).abs().mean(1)  # (B, H, W)
+        fg = gt_fg.float()
+        res["uv_error"] = (err * fg).flatten(1).sum(1) / fg.flatten(1).sum(1)  # NaN without foreground
+    if out.vertices is None:
+        return res
+    fmt = batch_keypoint_format(batch)
+    gt14, valid = None, None
+    if fmt == "smpl24" and "lsp_joints3d" in batch:
+        gt14 = batch["lsp_joints3d"].float()
+        valid = batch.get("has_3d", batch.get("has_mesh"))
+    elif fmt == "j24" and "joints3d" in batch:
+        gt14 = gt_eval_joints_from_j24(batch["joints3d"].float(), "decomr").joints
+        valid = batch.get("has_3d")
+    if gt14 is not None:
+        pred14 = out.lsp_joints
+        res["mpjpe"] = _nan_where(mpjpe(pred14, gt14, root="hips") * _MM, valid)
+        res["pa_mpjpe"] = _nan_where(pa_mpjpe(pred14, gt14).float() * _MM, valid)
+    if "vertices" in batch and "lsp_joints3d" in batch:
+        pve = per_vertex_error(out.vertices, batch["vertices"].float(), "hips", out.lsp_joints,
+                               batch["lsp_joints3d"].float())
+        res["pve"] = _nan_where(pve * _MM, batch.get("has_mesh"))
+    return res
+
+
+def segmentation_from_mesh(vertices: torch.Tensor, camera: torch.Tensor, body: Any, size: int | tuple[int, int]
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Foreground and 6-part labels of meshes projected with their weak-perspective camera (Table 4).
+
+    Args:
+        vertices: (B, V, 3) predicted vertices (pelvis-centred camera frame), metres.
+        camera: (B, 3) predicted cameras [s, tx, ty].
+        body: the body model (``faces``, ``lsp_parts`` in 1..6).
+        size: output (H, W) or one int.
+
+    Returns:
+        mask (B, H, W) int64 in {0, 1}, parts (B, H, W) int64 in 0..6 (0 = background).
+    """
+    from decomr.render import render_body
+
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    # Depth only orders the faces: push the mesh in front of the camera (weak perspective ignores it).
+    verts = vertices + vertices.new_tensor([0.0, 0.0, 10.0])
+    out = render_body(verts, body.faces.to(vertices.device), camera, size,
+                      vertex_labels=body.lsp_parts.to(vertices.device), shade=False)
+    return out.mask[:, 0].round().long(), out.parts.long()
+
+
+# ------------------------------------------------------------------------------------------------
+# Reports
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class EvalReport:
+    """The result of :func:`evaluate_checkpoint`.
+
+    Attributes:
+        dataset: one of :data:`EVAL_DATASETS`.
+        checkpoint: the file evaluated.
+        num_samples: samples evaluated.
+        metrics: name -> value (mm for errors; accuracy in %, F1 in [0, 1] for segmentation;
+            H36M/3DPW errors are prefixed by their convention, ``decomr/`` or ``cmr-spin/``).
+        paper: the paper's numbers for the same metrics (empty for ``synthetic``).
+        notes: what was skipped and why, protocol details.
+        model: a summary of the model (body, backbone, atlas, step).
+        seconds: wall time.
+    """
+
+    dataset: str
+    checkpoint: str
+    num_samples: int
+    metrics: dict[str, float]
+    paper: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    model: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _fmt(value: float | None, metric: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:.3f}" if metric.endswith(("_f1", "_iou")) or metric in ("uv_error",) else f"{value:.2f}"
+
+
+def report_markdown(report: EvalReport) -> str:
+    """The report as a markdown section (metric | ours | paper)."""
+    m = report.model
+    lines = [f"# Evaluation on `{report.dataset}`", "",
+             f"- checkpoint: `{report.checkpoint}` (step {m.get('step')}, body {m.get('body')}, "
+             f"backbone {m.get('backbone')}, atlas {m.get('atlas')}, LNet input {m.get('lnet_input')})",
+             f"- samples: {report.num_samples}; time: {report.seconds:.1f} s"]
+    if report.paper:
+        lines.append(f"- paper numbers: DecoMR, {_PAPER_SOURCES.get(report.dataset, 'the paper')} "
+                     "(SMPL, ResNet-50, H36M+UP-3D / SURREAL training)")
+    lines += ["", "| metric | ours | paper |", "|---|---:|---:|"]
+    for name in sorted(set(report.metrics) | set(report.paper)):
+        lines.append(f"| {name} | {_fmt(report.metrics.get(name), name)} | {_fmt(report.paper.get(name), name)} |")
+    if report.notes:
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in report.notes]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: EvalReport, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``<out_dir>/<dataset>.json`` and ``<out_dir>/<dataset>.md`` (atomically)."""
+    from decomr.paths import atomic_write_bytes
+
+    out_dir = Path(out_dir)
+    json_path, md_path = out_dir / f"{report.dataset}.json", out_dir / f"{report.dataset}.md"
+    atomic_write_bytes(json_path, (json.dumps(report.to_dict(), indent=2, default=float) + "\n").encode())
+    atomic_write_bytes(md_path, report_markdown(report).encode())
+    return json_path, md_path
+
+
+# ------------------------------------------------------------------------------------------------
+# Evaluation of a checkpoint
+# ------------------------------------------------------------------------------------------------
+class _Means:
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, name: str, values: torch.Tensor) -> None:
+        values = values.detach().double().reshape(-1)
+        finite = torch.isfinite(values)
+        self.sums[name] = self.sums.get(name, 0.0) + float(values[finite].sum())
+        self.counts[name] = self.counts.get(name, 0) + int(finite.sum())
+
+    def result(self) -> dict[str, float]:
+        return {k: self.sums[k] / self.counts[k] for k in self.sums if self.counts[k] > 0}
+
+
+def _dataset_for(name: str, loaded: Any, root: str | Path | None, synthetic_size: int | None):
+    from decomr.data.official import OfficialDataset
+
+    res = loaded.config.model.img_size
+    folder = lambda ds: (Path(root) / ds) if root is not None else None  # noqa: E731
+    if name == "synthetic":
+        from decomr.train.data import build_test_dataset
+
+        config = loaded.config
+        if synthetic_size is not None:
+            import dataclasses
+
+            syn = dataclasses.replace(config.data.synthetic, test_size=int(synthetic_size))
+            config = config.replace(data=dataclasses.replace(config.data, source="synthetic", synthetic=syn))
+        else:
+            import dataclasses
+
+            config = config.replace(data=dataclasses.replace(config.data, source="synthetic"))
+        return build_test_dataset(config, loaded.body, loaded.atlas, split="test")
+    if name in ("h36m-p1", "h36m-p2"):
+        return OfficialDataset("h36m", "valid_p1" if name == "h36m-p1" else "valid_p2", root=folder("h36m"), res=res)
+    if name == "surreal":
+        return OfficialDataset("surreal", "val", root=folder("surreal"), res=res)
+    if name == "lsp":
+        return OfficialDataset("lsp", "test", root=folder("lsp"), res=res)
+    return OfficialDataset("3dpw", "test", root=folder("3dpw"), res=res)
+
+
+def _smpl_bodies(loaded: Any, notes: list[str]) -> dict[int, Any] | None:
+    """SMPL models by official gender code (0 male, 1 female, -1 neutral) for posing GT meshes."""
+    from decomr.body import load as load_body
+
+    bodies: dict[int, Any] = {}
+    try:
+        bodies[-1] = loaded.body if loaded.body.name == "smpl" else load_body("smpl", gender="neutral")
+    except FileNotFoundError as err:
+        notes.append(f"SMPL is absent, so the ground-truth meshes of this dataset cannot be posed: {err}")
+        return None
+    for code, gender in ((0, "male"), (1, "female")):
+        try:
+            bodies[code] = load_body("smpl", gender=gender)
+        except FileNotFoundError:
+            bodies[code] = bodies[-1]
+            notes.append(f"SMPL {gender} model absent: its ground-truth meshes use the neutral model "
+                         "(the official evaluation uses gendered models)")
+    return bodies
+
+
+def _gt_smpl_meshes(batch: dict[str, Any], bodies: dict[int, Any], device: torch.device) -> torch.Tensor:
+    """(B, V, 3) pelvis-centred GT meshes from the batch's SMPL parameters, per-sample gender."""
+    b = batch["image"].shape[0]
+    genders = batch.get("gender", torch.full((b,), -1)).tolist()
+    out = None
+    for code in set(genders):
+        rows = [i for i, g in enumerate(genders) if g == code]
+        body = bodies.get(code, bodies[-1])
+        idx = torch.tensor(rows, device=device)
+        res = body(shape=batch["shape"][idx].float(), pose=batch["pose"][idx].float(),
+                   global_orient=batch["global_orient"][idx].float())  # on the body's device
+        verts = (res.vertices - res.joints[:, :1]).to(device)
+        if out is None:
+            out = verts.new_zeros(b, verts.shape[1], 3)
+        out[idx] = verts
+    return out
+
+
+@torch.no_grad()
+def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, out_dir: str | Path | None = None,
+                        batch_size: int = 16, device: str | torch.device = "cpu", max_samples: int | None = None,
+                        root: str | Path | None = None, synthetic_size: int | None = None,
+                        num_workers: int = 0, progress: bool = False, write: bool = True) -> EvalReport:
+    """Evaluate a checkpoint (training checkpoint, release or run folder) on one dataset.
+
+    Args:
+        checkpoint: ``.pt`` file or run folder (``best.pt``, else ``last.pt``).
+        dataset: one of :data:`EVAL_DATASETS`.
+        out_dir: where the reports go (default ``<run folder>/eval``, the checkpoint's folder).
+        batch_size: evaluation batch size.
+        device: torch device.
+        max_samples: evaluate only the first samples (quick checks).
+        root: folder holding the official ``<name>/`` dataset folders (default ``data/datasets``).
+        synthetic_size: number of synthetic test samples (default: the config's test split).
+        num_workers: DataLoader workers.
+        progress: show a tqdm bar.
+        write: write the JSON + markdown reports.
+
+    Returns:
+        :class:`EvalReport`.
+
+    Raises:
+        ValueError: unknown dataset.
+        FileNotFoundError: the official dataset is missing (the message says where to put it).
+    """
+    from torch.utils.data import DataLoader, Subset
+    from tqdm.auto import tqdm
+
+    from decomr.train.checkpoint import load_model
+    from decomr.train.data import to_device
+    from decomr.train.loop import _float_output
+
+    if dataset not in EVAL_DATASETS:
+        raise ValueError(f"dataset: expected one of {EVAL_DATASETS}, got {dataset!r}")
+    start = time.perf_counter()
+    device = torch.device(device)
+    loaded = load_model(checkpoint, device=device)
+    model = loaded.model
+    body = loaded.body if device.type == "cpu" else copy.deepcopy(loaded.body).to(device)  # keep the cached one
+    notes: list[str] = []
+    stage = "full" if loaded.stage == 2 else "cnet"
+    if stage == "cnet":
+        notes.append("the checkpoint only finished stage 1 (CNet alone): mesh metrics are not available")
+    data = _dataset_for(dataset, loaded, root, synthetic_size)
+    if max_samples is not None and max_samples < len(data):
+        data = Subset(data, range(int(max_samples)))
+    loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    means = _Means()
+    fb = SegmentationCounter(2)
+    parts = SegmentationCounter(7, ignore_index=255)
+    h36m_reg = None
+    conventions = ["decomr"]
+    if dataset.startswith("h36m") or dataset == "3dpw":
+        try:
+            h36m_reg = load_h36m_regressor(num_vertices=body.num_vertices).to(device)
+            conventions.append("cmr-spin")
+        except (FileNotFoundError, ValueError) as err:
+            notes.append(f"'cmr-spin' convention (H36M regressor, pelvis root) skipped: {err}")
+    bodies = _smpl_bodies(loaded, notes) if dataset in ("surreal", "3dpw") else None
+    if dataset in ("surreal", "3dpw") and loaded.body.name != "smpl":
+        notes.append(f"the model predicts {loaded.body.name} meshes; {dataset}'s ground truth is SMPL: "
+                     "per-vertex errors need a model trained with body=smpl")
+
+    n = 0
+    for batch in tqdm(loader, disable=not progress, desc=f"eval {dataset}", unit="batch"):
+        batch = to_device(batch, device)
+        out = _float_output(model(batch["image"], stage=stage))
+        b = batch["image"].shape[0]
+        n += b
+        if dataset == "synthetic":
+            for name, values in batch_errors(out, batch).items():
+                means.add(name, values)
+            if stage == "full" and "parts" in batch:
+                gt_parts = batch["parts"].long()
+                if gt_parts.dim() == 4:
+                    gt_parts = gt_parts[:, 0]
+                mask, labels = segmentation_from_mesh(out.vertices, out.camera, body, tuple(gt_parts.shape[-2:]))
+                fb.update(mask.cpu(), (gt_parts > 0).long().cpu())
+                parts.update(labels.cpu(), gt_parts.cpu())
+            continue
+        if stage != "full":
+            continue
+        if dataset.startswith("h36m"):
+            gt24 = batch["joints3d"].float()
+            valid = batch["has_3d"].bool()
+            for conv in conventions:
+                pred = predicted_eval_joints(out.vertices, conv, body=body, h36m_regressor=h36m_reg)
+                gt = gt_eval_joints_from_j24(gt24, conv)
+                err = joint_errors(pred, gt)
+                means.add(f"{conv}/mpjpe", _nan_where(err.mpjpe * _MM, valid))
+                means.add(f"{conv}/pa_mpjpe", _nan_where(err.pa_mpjpe.float() * _MM, valid))
+        elif dataset in ("surreal", "3dpw"):
+            if bodies is None or loaded.body.name != "smpl":
+                continue
+            gt_verts = _gt_smpl_meshes(batch, bodies, device)
+            valid = batch["has_smpl"].bool()
+            if dataset == "surreal":
+                _, gt_lsp = body.regress_joints(gt_verts)
+                pve = per_vertex_error(out.vertices, gt_verts, "hips", out.lsp_joints, gt_lsp)
+                means.add("pve", _nan_where(pve * _MM, valid))
+            else:
+                for conv in conventions:
+                    err = joint_errors(predicted_eval_joints(out.vertices, conv, body=body, h36m_regressor=h36m_reg),
+                                       predicted_eval_joints(gt_verts, conv, body=body, h36m_regressor=h36m_reg))
+                    means.add(f"{conv}/mpjpe", _nan_where(err.mpjpe * _MM, valid))
+                    means.add(f"{conv}/pa_mpjpe", _nan_where(err.pa_mpjpe.float() * _MM, valid))
+        elif dataset == "lsp":
+            _lsp_update(out, batch, data, body, fb, parts, loaded.config.model.img_size)
+
+    metrics = means.result()
+    if fb.num_images:
+        metrics.update(fb_acc=100 * fb.accuracy(), fb_f1=fb.mean_f1(),
+                       parts_acc=100 * parts.accuracy(), parts_f1=parts.mean_f1())
+        where = ("the resolution of the ground-truth part maps (the IUV size)" if dataset == "synthetic"
+                 else "the original image resolution (official protocol)")
+        notes.append(f"segmentation: the predicted mesh projected with the predicted camera, counted over the "
+                     f"whole set at {where}; F1 = mean over classes incl. background")
+    if dataset.startswith("h36m"):
+        notes.append("H36M: 14 LSP joints; 'decomr' = the body model's LSP regressor on the mesh, hip-midpoint "
+                     "root (official DecoMR eval.py); 'cmr-spin' = J_regressor_h36m + H36M_TO_J14, pelvis root")
+    if dataset == "synthetic":
+        notes.append("synthetic test split (Anny renders, decomr.data.synthetic): no paper numbers exist for it")
+    report = EvalReport(
+        dataset=dataset, checkpoint=str(loaded.path), num_samples=n, metrics=metrics,
+        paper=dict(PAPER_NUMBERS.get(dataset, {})), notes=notes,
+        model={"body": loaded.config.body, "backbone": loaded.config.model.backbone,
+               "atlas": loaded.config.model.atlas, "lnet_input": loaded.config.model.lnet_input,
+               "img_size": loaded.config.model.img_size, "step": loaded.step, "run": loaded.config.name},
+        seconds=time.perf_counter() - start)
+    if write:
+        out_dir = Path(out_dir) if out_dir is not None else loaded.path.parent / "eval"
+        write_report(report, out_dir)
+    return report
+
+
+def _lsp_update(out: Any, batch: dict[str, Any], data: Any, body: Any, fb: SegmentationCounter,
+                parts: SegmentationCounter, res: int) -> None:
+    """Table 4: render in the crop, paste back into the original image, count against the GT there."""
+    from decomr.data.crop import uncrop_image
+
+    base = data.dataset if hasattr(data, "dataset") else data  # Subset -> OfficialDataset
+    mask, labels = segmentation_from_mesh(out.vertices, out.camera, body, res)
+    for i in range(mask.shape[0]):
+        seg = base.load_segmentation(int(batch["index"][i]))  # original resolution
+        gt_mask, gt_parts = seg.mask, seg.parts
+        shape = tuple(gt_mask.shape)
+        center, scale = batch["center"][i].double().cpu(), batch["scale"][i].double().cpu()
+        pred_mask = uncrop_image(mask[i:i + 1].cpu(), center, scale, shape)[0]
+        pred_parts = uncrop_image(labels[i:i + 1].cpu(), center, scale, shape)[0]
+        fb.update(pred_mask.long(), gt_mask)
+        parts.update(pred_parts.long(), gt_parts)

@@ -1,0 +1,95 @@
+"""PNG writers: plain RGB images and IUV images in a lossless-enough 8-bit encoding.
+
+IUV PNG encoding (re-read by :func:`read_iuv_png`): an 8-bit RGB image with
+``R = 255 * I`` (foreground), ``G = round(255 * u)``, ``B = round(255 * v)``, i.e. the contract's
+IUV layout (mask, u, v) quantised to 1/255 (DensePose's IUV files use the same 0..255 scaling of
+u and v). Background pixels are black.
+
+>>> import torch, tempfile, os
+>>> iuv = torch.zeros(3, 4, 4); iuv[:, 1, 1] = torch.tensor([1.0, 0.5, 0.25])
+>>> path = write_iuv_png(os.path.join(tempfile.mkdtemp(), "iuv.png"), iuv)
+>>> read_iuv_png(path)[:, 1, 1].tolist()
+[1.0, 0.501960813999176, 0.250980406999588]
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from decomr.paths import atomic_write_bytes
+
+__all__ = ["write_png", "encode_iuv", "decode_iuv", "write_iuv_png", "read_iuv_png"]
+
+
+def _to_uint8_hwc(image) -> np.ndarray:
+    """(H, W, 3) float in [0, 1] / uint8, or (3, H, W) tensor -> (H, W, 3) uint8."""
+    if torch.is_tensor(image):
+        image = image.detach().cpu()
+        if image.dim() == 3 and image.shape[0] in (1, 3) and image.shape[-1] not in (1, 3):
+            image = image.permute(1, 2, 0)
+        image = image.numpy()
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3):
+        raise ValueError(f"image: expected (H, W, 3), (H, W) or (3, H, W), got {arr.shape}")
+    if arr.dtype != np.uint8:
+        if not np.isfinite(arr).all():
+            raise ValueError("image: contains NaN or inf")
+        arr = np.clip(np.round(arr.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
+    return arr[..., 0] if arr.shape[2] == 1 else arr
+
+
+def write_png(path: str | Path, image) -> Path:
+    """Write an RGB (or grey) image as PNG, atomically.
+
+    Args:
+        path: the ``.png`` file.
+        image: (H, W, 3) float in [0, 1] or uint8, (H, W), or a (3, H, W) tensor.
+
+    Returns:
+        the path written.
+    """
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(_to_uint8_hwc(image)).save(buf, format="PNG")
+    path = Path(path)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def encode_iuv(iuv: torch.Tensor) -> np.ndarray:
+    """(3, H, W) IUV (mask, u, v) -> (H, W, 3) uint8 (see the module docstring)."""
+    if not torch.is_tensor(iuv) or iuv.dim() != 3 or iuv.shape[0] != 3:
+        raise ValueError(f"iuv: expected a (3, H, W) tensor, got {tuple(iuv.shape) if torch.is_tensor(iuv) else type(iuv).__name__}")
+    x = iuv.detach().float().cpu()
+    fg = (x[0] > 0.5).float()
+    enc = torch.stack([fg, x[1].clamp(0, 1) * fg, x[2].clamp(0, 1) * fg], dim=-1)  # (H, W, 3)
+    return torch.round(enc * 255).to(torch.uint8).numpy()
+
+
+def decode_iuv(rgb: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 encoded IUV -> (3, H, W) float IUV."""
+    arr = np.asarray(rgb)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+        raise ValueError(f"rgb: expected (H, W, 3) uint8, got {arr.shape} {arr.dtype}")
+    x = torch.from_numpy(arr.astype(np.float32) / 255.0).permute(2, 0, 1).contiguous()
+    x[0] = (x[0] > 0.5).float()
+    return x
+
+
+def write_iuv_png(path: str | Path, iuv: torch.Tensor) -> Path:
+    """Write a (3, H, W) IUV image as an 8-bit RGB PNG (see the module docstring)."""
+    return write_png(path, encode_iuv(iuv))
+
+
+def read_iuv_png(path: str | Path) -> torch.Tensor:
+    """Read a PNG written by :func:`write_iuv_png` -> (3, H, W) float (mask, u, v)."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return decode_iuv(np.asarray(img.convert("RGB"), dtype=np.uint8))

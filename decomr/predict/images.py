@@ -1,0 +1,153 @@
+"""Reading user images and turning every supported image type into one layout.
+
+The predictor accepts file paths, PIL images, numpy arrays (H, W, 3) / (H, W) / (H, W, 4) in the
+PIL/OpenCV layout (uint8 in 0..255 or float in [0, 1]; RGB order — convert OpenCV's BGR first) and
+torch tensors (3, H, W) / (B, 3, H, W) float in [0, 1] or (H, W, 3) uint8. Internally every image
+is a (3, H, W) float32 tensor in [0, 1].
+
+>>> import numpy as np
+>>> as_image_list(np.zeros((4, 6, 3), dtype=np.uint8))[0].shape
+torch.Size([3, 4, 6])
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["IMAGE_SUFFIXES", "ImageReadError", "read_image", "list_images", "as_image_list", "image_to_uint8"]
+
+#: File suffixes treated as images in folder mode.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+
+
+class ImageReadError(ValueError):
+    """An image file exists but cannot be decoded; the message names the file."""
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file as RGB, applying its EXIF orientation (photos from phones).
+
+    Args:
+        path: the file.
+
+    Returns:
+        (H, W, 3) uint8 numpy array.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ImageReadError: not an image PIL can decode (the message says which formats work).
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such image file")
+    try:
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img)
+            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise ImageReadError(f"{path}: cannot read this image ({type(err).__name__}: {err}); use a JPEG, PNG, BMP, "
+                             "TIFF or WebP file") from err
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """The image files directly in ``folder`` (by suffix, sorted by name; hidden files skipped)."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder")
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+
+
+def _array_to_tensor(arr: np.ndarray, name: str) -> torch.Tensor:
+    """(H, W), (H, W, 1|3|4) numpy (uint8 or float in [0, 1]) -> (3, H, W) float32."""
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        raise ValueError(f"{name}: expected a numpy image (H, W), (H, W, 3) or (H, W, 4), got shape {arr.shape}")
+    arr = arr[..., :3] if arr.shape[2] == 4 else np.repeat(arr, 3, axis=2) if arr.shape[2] == 1 else arr
+    if not arr.flags.writeable:
+        arr = arr.copy()  # PIL's arrays are read-only; torch warns on those
+    if arr.dtype == np.uint8:
+        t = torch.from_numpy(np.ascontiguousarray(arr)).float() / 255.0
+    elif np.issubdtype(arr.dtype, np.floating):
+        t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+    else:
+        raise ValueError(f"{name}: expected uint8 or float pixels, got dtype {arr.dtype}")
+    return t.permute(2, 0, 1).contiguous()
+
+
+def _tensor_to_list(t: torch.Tensor, name: str) -> list[torch.Tensor]:
+    if t.dtype == torch.uint8 and t.dim() == 3 and t.shape[-1] in (1, 3) and t.shape[0] not in (1, 3):
+        return [_array_to_tensor(t.cpu().numpy(), name)]
+    if t.dim() == 3:
+        t = t[None]
+    if t.dim() != 4 or t.shape[1] not in (1, 3):
+        raise ValueError(f"{name}: expected a tensor (3, H, W) or (B, 3, H, W), got shape {tuple(t.shape)}")
+    t = t.float() / 255.0 if t.dtype == torch.uint8 else t.float()
+    if t.shape[1] == 1:
+        t = t.expand(-1, 3, -1, -1)
+    return list(t.unbind(0))
+
+
+def _check_range(t: torch.Tensor, name: str) -> torch.Tensor:
+    if t.shape[-2] < 2 or t.shape[-1] < 2:
+        raise ValueError(f"{name}: expected an image of at least 2 x 2 pixels, got {tuple(t.shape[-2:])}")
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name}: contains NaN or inf")
+    lo, hi = float(t.min()), float(t.max())
+    if lo < -1e-3 or hi > 1 + 1e-3:
+        raise ValueError(f"{name}: expected float pixels in [0, 1] (or uint8), got values in [{lo:.3g}, {hi:.3g}]; "
+                         "divide by 255")
+    return t
+
+
+def as_image_list(images: Any) -> list[torch.Tensor]:
+    """Any supported image input -> list of (3, H, W) float32 tensors in [0, 1].
+
+    Args:
+        images: one image or a list/tuple of images (paths, PIL images, numpy arrays, tensors),
+            or a (B, 3, H, W) tensor.
+
+    Returns:
+        list of (3, H, W) float32 tensors (on the input's device for tensors, else CPU).
+
+    Raises:
+        ValueError: unsupported type, shape or value range (the message names the image).
+        FileNotFoundError, ImageReadError: a path that cannot be read.
+    """
+    items: Sequence[Any] = images if isinstance(images, (list, tuple)) else [images]
+    if len(items) == 0:
+        raise ValueError("images: expected at least one image, got an empty list")
+    out: list[torch.Tensor] = []
+    for k, item in enumerate(items):
+        name = f"images[{k}]" if isinstance(images, (list, tuple)) else "images"
+        if isinstance(item, (str, Path)):
+            out.append(_array_to_tensor(read_image(item), str(item)))
+        elif isinstance(item, np.ndarray):
+            out.append(_check_range(_array_to_tensor(item, name), name))
+        elif torch.is_tensor(item):
+            out.extend(_check_range(t, name) for t in _tensor_to_list(item, name))
+        elif hasattr(item, "convert") and hasattr(item, "size"):  # a PIL image
+            out.append(_array_to_tensor(np.asarray(item.convert("RGB"), dtype=np.uint8), name))
+        else:
+            raise ValueError(f"{name}: expected a path, PIL image, numpy array or torch tensor, got {type(item).__name__}")
+    return out
+
+
+def image_to_uint8(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(3, H, W) float tensor in [0, 1] or (H, W, 3) float/uint8 array -> (H, W, 3) uint8."""
+    if torch.is_tensor(image):
+        if image.dim() != 3 or image.shape[0] != 3:
+            raise ValueError(f"image: expected a (3, H, W) tensor, got {tuple(image.shape)}")
+        image = image.detach().float().cpu().permute(1, 2, 0).numpy()
+    arr = np.asarray(image)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"image: expected (H, W, 3), got {arr.shape}")
+    if arr.dtype == np.uint8:
+        return arr
+    return np.clip(np.round(arr * 255.0), 0, 255).astype(np.uint8)

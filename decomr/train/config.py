@@ -1,0 +1,571 @@
+"""Training configuration: one nested, frozen dataclass shared by the CLI, notebooks and checkpoints.
+
+:class:`TrainConfig` groups the configs of the other components (``model``: :class:`ModelConfig`,
+``loss``: :class:`LossConfig`, ``data``: :class:`DataConfig`) with the optimisation/runtime knobs
+(``train``: :class:`OptimConfig`). Defaults are the paper's settings (Sec. 3.4, 4.1; DESIGN.md
+Sec. 4): Adam, lr 2.5e-4, batch 128, constant lr, stage 1 = CNet alone for 5 epochs, stage 2 =
+end to end for 30 epochs.
+
+Three ways to get one, all validated the same way:
+
+* Python: ``TrainConfig()`` (paper), ``TrainConfig.quick()`` (2-core CPU, minutes);
+* YAML: :func:`load_config` (``configs/*.yaml``; a file may give only what differs from the
+  defaults);
+* overrides: ``key=value`` strings with dotted keys (``model.backbone=resnet18``,
+  ``train.lr=1e-4``), applied by :func:`apply_overrides`. Values are parsed as YAML scalars/lists
+  and checked against the field's type; unknown keys raise ``ValueError`` listing close matches.
+
+The config travels with every checkpoint as plain dicts (:meth:`TrainConfig.to_dict`) and is
+written next to the run as ``config.yaml``, so ``resume`` needs nothing else.
+
+>>> cfg = apply_overrides(TrainConfig.quick(), ["train.lr=1e-4", "model.backbone=resnet18"])
+>>> cfg.train.lr, cfg.model.backbone
+(0.0001, 'resnet18')
+>>> apply_overrides(cfg, ["train.learning_rate=1"])  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+ValueError: unknown config key 'train.learning_rate'. Did you mean: train.lr, ...
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+from decomr.data.augment import AugmentConfig
+from decomr.data.synthetic import SyntheticConfig
+from decomr.losses import LossConfig
+from decomr.models import ModelConfig
+
+__all__ = [
+    "OptimConfig",
+    "DataConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "load_config",
+    "save_config",
+    "config_from_dict",
+    "config_to_dict",
+    "config_keys",
+    "describe_config",
+    "LINKED_KEYS",
+]
+
+LR_SCHEDULES = ("constant", "cosine")
+DATA_SOURCES = ("synthetic", "official")
+PIPELINES = ("auto", "gpu", "loader")
+
+
+# ------------------------------------------------------------------------------------------------
+# Sections
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimisation, schedule and runtime (the ``train.*`` keys). Defaults = the paper."""
+
+    # --- optimiser (Sec. 4.1: Adam, lr 2.5e-4, batch 128, no schedule) ---
+    lr: float = 2.5e-4  # Adam learning rate
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam betas (PyTorch defaults, as the official code)
+    weight_decay: float = 0.0  # Adam weight decay (0 in the paper)
+    lr_schedule: str = "constant"  # "constant" (paper) or "cosine" (decay to min_lr over each stage)
+    min_lr: float = 0.0  # final lr of the cosine schedule
+    warmup_steps: int = 0  # linear warm-up at the start of each stage (0 in the paper)
+    grad_clip: float = 0.0  # clip the global gradient norm to this value; 0 = off (paper: off)
+    batch_size: int = 128  # GLOBAL batch per optimiser step (split over GPUs and micro-batches)
+    grad_accum: int = 1  # micro-batches per step (gradient accumulation; batch_size must divide)
+    # --- length: stage 1 = CNet alone (Eq. 4 only), stage 2 = end to end (Eq. 1) ---
+    stage1_epochs: float = 5.0  # paper: 5 epochs of CNet alone
+    stage2_epochs: float = 30.0  # paper: 30 epochs end to end
+    stage1_steps: int | None = None  # if set, overrides stage1_epochs (optimiser steps)
+    stage2_steps: int | None = None  # if set, overrides stage2_epochs
+    epoch_size: int | None = None  # samples per epoch for the conversion; None = the training set's size
+    # --- reproducibility ---
+    seed: int = 0  # seeds the model init, the data order/augmentation and every RNG
+    # --- speed ---
+    device: str = "auto"  # "auto" (cuda if available, else cpu), "cpu", "cuda", "cuda:1", ...
+    amp: bool = True  # bf16 autocast on CUDA (no-op on CPU); the weights and Adam stay fp32
+    channels_last: bool = True  # NHWC memory format on CUDA (faster convolutions with AMP)
+    compile: bool = False  # torch.compile the model (slower start, faster steps)
+    pipeline: str = "auto"  # "gpu" (workers draw synthetic params, the device renders), "loader" (Dataset + workers), "auto"
+    num_workers: int = 4  # DataLoader worker processes ("loader" pipeline and evaluation)
+    cpu_threads: int = 0  # torch intra-op CPU threads; 0 = PyTorch's default (1 is faster on a busy shared CPU)
+    sync_bn: bool = True  # SyncBatchNorm across GPUs under torchrun (CUDA only)
+    # --- bookkeeping ---
+    log_every: int = 50  # steps between log lines / TensorBoard scalars
+    image_every: int = 1000  # steps between TensorBoard sample images (0 = never)
+    ckpt_every: int = 1000  # steps between checkpoints (also written at the end and on time-out)
+    eval_every: int = 2000  # steps between evaluations on data.eval_split / data.official_test (0 = only at the end)
+    eval_batches: int | None = None  # limit evaluations to this many batches (None = whole split)
+    max_minutes: float = 0.0  # stop cleanly (checkpoint, exit 0) after this many minutes of steps; 0 = no limit
+    out_dir: str = ""  # run folder; "" = runs/<name> at the repository root
+    tensorboard: bool = True  # write TensorBoard logs when tensorboard is importable
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        _check(self.lr > 0, "train.lr", "> 0", self.lr)
+        _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "train.betas", "two values in [0, 1)", self.betas)
+        _check(self.weight_decay >= 0, "train.weight_decay", ">= 0", self.weight_decay)
+        _check(self.lr_schedule in LR_SCHEDULES, "train.lr_schedule", f"one of {LR_SCHEDULES}", self.lr_schedule)
+        _check(0 <= self.min_lr <= self.lr, "train.min_lr", f"in [0, lr={self.lr}]", self.min_lr)
+        _check(self.warmup_steps >= 0, "train.warmup_steps", ">= 0", self.warmup_steps)
+        _check(self.grad_clip >= 0, "train.grad_clip", ">= 0", self.grad_clip)
+        _check(self.batch_size >= 1, "train.batch_size", ">= 1", self.batch_size)
+        _check(self.grad_accum >= 1 and self.batch_size % self.grad_accum == 0, "train.grad_accum",
+               f">= 1 and dividing batch_size={self.batch_size}", self.grad_accum)
+        _check(self.stage1_epochs >= 0, "train.stage1_epochs", ">= 0", self.stage1_epochs)
+        _check(self.stage2_epochs >= 0, "train.stage2_epochs", ">= 0", self.stage2_epochs)
+        for name in ("stage1_steps", "stage2_steps"):
+            value = getattr(self, name)
+            _check(value is None or value >= 0, f"train.{name}", "None or >= 0", value)
+        _check(self.epoch_size is None or self.epoch_size >= 1, "train.epoch_size", "None or >= 1", self.epoch_size)
+        _check(self.pipeline in PIPELINES, "train.pipeline", f"one of {PIPELINES}", self.pipeline)
+        _check(self.num_workers >= 0, "train.num_workers", ">= 0", self.num_workers)
+        _check(self.cpu_threads >= 0, "train.cpu_threads", ">= 0", self.cpu_threads)
+        for name in ("log_every", "ckpt_every"):
+            _check(getattr(self, name) >= 1, f"train.{name}", ">= 1", getattr(self, name))
+        for name in ("eval_every", "image_every"):
+            _check(getattr(self, name) >= 0, f"train.{name}", ">= 0", getattr(self, name))
+        _check(self.eval_batches is None or self.eval_batches >= 1, "train.eval_batches", "None or >= 1", self.eval_batches)
+        _check(self.max_minutes >= 0, "train.max_minutes", ">= 0", self.max_minutes)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """What to train and evaluate on (the ``data.*`` keys)."""
+
+    source: str = "synthetic"  # "synthetic" (Anny renders, works out of the box) or "official"
+    # Synthetic data (decomr.data.synthetic): sizes, splits, appearance, ... Its image_size,
+    # iuv_size, body and atlas must equal model.img_size, model.iuv_size, body and model.atlas
+    # (a key=value override of one sets the other too).
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    eval_split: str = "val"  # synthetic split evaluated during training (best.pt); `decomr eval` uses "test"
+    augment: bool = True  # the paper's augmentation of training samples (Sec. 4.1: flip, colour, rotation, scale)
+    augmentation: AugmentConfig = field(default_factory=AugmentConfig)  # its settings (crop_size = model.img_size)
+    # Official data (decomr.data.official; licence-gated, see `decomr info`): "name:split" items.
+    official_train: tuple[str, ...] = ("h36m:train", "up3d:trainval")  # paper (Sec. 4.1): H36M + UP-3D, by size
+    official_test: str = "h36m:valid_p2"  # evaluated during training (Table 2's protocol 2)
+    official_root: str = ""  # folder holding <name>/ dataset folders; "" = data/datasets
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "official_train", tuple(str(s) for s in self.official_train))
+        _check(self.source in DATA_SOURCES, "data.source", f"one of {DATA_SOURCES}", self.source)
+        _check(self.eval_split in ("val", "test"), "data.eval_split", "'val' or 'test'", self.eval_split)
+        for item in (*self.official_train, self.official_test):
+            _check(isinstance(item, str) and item.count(":") == 1, "data.official_train/official_test",
+                   "'name:split' items (e.g. 'h36m:train')", item)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs; saved in every checkpoint and as ``<run>/config.yaml``."""
+
+    name: str = "decomr"  # run name; the run folder is runs/<name> unless train.out_dir is set
+    body: str = "anny"  # body model: "anny" (free, default) or "smpl" (licensed files in data/)
+    model: ModelConfig = field(default_factory=ModelConfig)  # architecture (decomr.models)
+    loss: LossConfig = field(default_factory=LossConfig)  # loss weights (decomr.losses, Eq. 1)
+    data: DataConfig = field(default_factory=DataConfig)  # training/evaluation data
+    train: OptimConfig = field(default_factory=OptimConfig)  # optimiser, schedule, runtime
+
+    def __post_init__(self) -> None:
+        _check(bool(self.name) and "/" not in self.name, "name", "a non-empty name without '/'", self.name)
+        _check(self.body in ("anny", "smpl"), "body", "'anny' or 'smpl'", self.body)
+        # Keys that must agree (apply_overrides keeps them in step: see LINKED_KEYS).
+        m, d = self.model, self.data
+        _check(d.augmentation.crop_size == m.img_size, "data.augmentation.crop_size",
+               f"model.img_size={m.img_size}", d.augmentation.crop_size)
+        if d.source == "synthetic":
+            syn = d.synthetic
+            _check(syn.image_size == m.img_size, "data.synthetic.image_size", f"model.img_size={m.img_size}",
+                   syn.image_size)
+            _check(syn.iuv_size == m.iuv_size, "data.synthetic.iuv_size", f"model.iuv_size={m.iuv_size}", syn.iuv_size)
+            _check(syn.body == self.body, "data.synthetic.body", f"body={self.body!r}", syn.body)
+            _check(syn.atlas == m.atlas or (syn.atlas == "both" and m.atlas == "continuous"), "data.synthetic.atlas",
+                   f"model.atlas={m.atlas!r} (the atlas of the GT IUV images)", syn.atlas)
+
+    # ---------------------------------------------------------------- presets
+    @classmethod
+    def quick(cls, **sections: Any) -> "TrainConfig":
+        """A tiny run for a 2-core CPU (a few minutes): ResNet-18, 128 px crops, small maps.
+
+        ``configs/quick.yaml`` holds the same values (a test checks it).
+        """
+        model = ModelConfig.quick(pretrained=None, img_size=128, iuv_size=32)
+        synthetic = SyntheticConfig(image_size=128, iuv_size=32, train_size=2000, val_size=64, test_size=64)
+        data = DataConfig(synthetic=synthetic, augmentation=AugmentConfig(crop_size=128))
+        train = OptimConfig(
+            batch_size=8, stage1_steps=60, stage2_steps=240, seed=0, device="cpu", amp=False,
+            channels_last=False, pipeline="loader", num_workers=1, cpu_threads=1, log_every=10, image_every=0,
+            ckpt_every=100, eval_every=100, eval_batches=4, tensorboard=True,
+        )
+        config = cls(name="quick", model=model, data=data, train=train)
+        return dataclasses.replace(config, **sections) if sections else config
+
+    # ---------------------------------------------------------------- derived values
+    @property
+    def run_dir(self) -> Path:
+        """The run folder (``train.out_dir`` or ``runs/<name>``)."""
+        from decomr.paths import REPO_ROOT
+
+        return Path(self.train.out_dir).expanduser() if self.train.out_dir else REPO_ROOT / "runs" / self.name
+
+    def stage_steps(self, dataset_size: int | None = None) -> tuple[int, int]:
+        """Optimiser steps of stage 1 and stage 2.
+
+        Explicit ``train.stage{1,2}_steps`` win; otherwise ``ceil(epochs * epoch_size / batch)``
+        with ``epoch_size`` = ``train.epoch_size`` or ``dataset_size``.
+
+        Raises:
+            ValueError: epochs are used but no epoch size is known.
+        """
+        t = self.train
+        out = []
+        for steps, epochs, name in ((t.stage1_steps, t.stage1_epochs, "stage1"), (t.stage2_steps, t.stage2_epochs, "stage2")):
+            if steps is not None:
+                out.append(int(steps))
+                continue
+            size = t.epoch_size or dataset_size
+            if not size:
+                raise ValueError(f"train.{name}_epochs: set train.epoch_size or train.{name}_steps "
+                                 "(the training set's size is unknown)")
+            out.append(int(math.ceil(epochs * size / t.batch_size)))
+        return out[0], out[1]
+
+    # ---------------------------------------------------------------- (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dicts/lists/primitives (YAML/JSON friendly, ``torch.load(weights_only=True)`` safe)."""
+        return config_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        """Inverse of :meth:`to_dict`; missing keys take their defaults, unknown keys raise."""
+        return config_from_dict(cls, data)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def _check(ok: bool, key: str, expected: str, got: Any) -> None:
+    if not ok:
+        raise ValueError(f"{key}: expected {expected}, got {got!r}")
+
+
+# ------------------------------------------------------------------------------------------------
+# Generic dataclass <-> dict with type checks
+# ------------------------------------------------------------------------------------------------
+def config_to_dict(obj: Any) -> Any:
+    """A (nested) config dataclass as plain dicts, lists and primitives."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: config_to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [config_to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): config_to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _is_dataclass_type(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _type_name(tp: Any) -> str:
+    if tp is type(None):
+        return "None"
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check/convert ``value`` to the annotated type ``tp``; raise ``ValueError`` naming ``key``."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "~")):
+            if type(None) in options:
+                return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, key)
+            except ValueError as err:
+                errors.append(str(err))
+        raise ValueError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if isinstance(value, str):
+            text = value.strip().strip("()[]")
+            value = [yaml.safe_load(v) for v in text.split(",") if v.strip()] if text else []
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]  # one number for a one-or-more tuple: model.camera_hidden=64
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{key}: expected a list {_type_name(tp)}, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ValueError(f"{key}: expected {len(args)} values {_type_name(tp)}, got {len(value)}: {value!r}")
+        return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no", "on", "off"):
+            return value.strip().lower() in ("true", "yes", "on")
+        raise ValueError(f"{key}: expected a bool (true/false), got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ValueError(f"{key}: expected an int, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                number = float(value.replace("_", ""))
+            except ValueError:
+                number = math.nan
+            if number.is_integer():
+                return int(number)
+        raise ValueError(f"{key}: expected an int, got {value!r}")
+    if tp is float:
+        if isinstance(value, bool):
+            raise ValueError(f"{key}: expected a number, got {value!r}")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.replace("_", ""))
+            except ValueError:
+                pass
+        raise ValueError(f"{key}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ValueError(f"{key}: expected a string, got {value!r}")
+    if _is_dataclass_type(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError(f"{key}: expected a mapping of {tp.__name__} fields, got {value!r}")
+        return config_from_dict(tp, value, prefix=key + ".")
+    if isinstance(tp, type) and isinstance(value, tp):
+        return value
+    raise ValueError(f"{key}: unsupported field type {_type_name(tp)} (value {value!r})")
+
+
+def config_keys(cls: type, prefix: str = "") -> list[str]:
+    """Every dotted leaf key of a (nested) config dataclass, e.g. ``"train.lr"``."""
+    keys = []
+    for name, tp in _hints(cls).items():
+        if name not in {f.name for f in dataclasses.fields(cls)}:
+            continue
+        if _is_dataclass_type(tp):
+            keys += config_keys(tp, prefix + name + ".")
+        else:
+            keys.append(prefix + name)
+    return keys
+
+
+_SYNONYMS = {"learning_rate": "lr", "bs": "batch_size", "workers": "num_workers", "threads": "cpu_threads"}
+
+
+def _unknown_key_error(key: str, root: type) -> ValueError:
+    keys = config_keys(root)
+    leaf_of = {k: k.rsplit(".", 1)[-1] for k in keys}
+    leaf = key.rsplit(".", 1)[-1]
+    leaf = _SYNONYMS.get(leaf, leaf)
+    tokens = set(leaf.split("_"))
+    close = difflib.get_close_matches(key, keys, n=3, cutoff=0.8)  # typos in the whole key
+    near = set(difflib.get_close_matches(leaf, list(set(leaf_of.values())), n=3, cutoff=0.6))
+    close += [k for k in keys if leaf_of[k] in near and k not in close]  # right name, wrong section
+    close += [k for k in keys if k not in close and (leaf_of[k] in tokens or leaf in leaf_of[k].split("_"))]
+    hint = f" Did you mean: {', '.join(close[:5])}?" if close else ""
+    sections = sorted({k.split(".")[0] for k in keys if "." in k})
+    return ValueError(f"unknown config key {key!r}.{hint} (sections: {', '.join(sections)}; "
+                      "`decomr train --show-config` lists every key)")
+
+
+def config_from_dict(cls: type, data: dict[str, Any], prefix: str = "", root: type | None = None) -> Any:
+    """Build config dataclass ``cls`` from a (partial) nested dict with type checks.
+
+    Missing keys keep their defaults; unknown keys raise ``ValueError`` with close matches; each
+    value is checked against its field's annotation (ints, floats, bools, strings, tuples,
+    ``X | None``, nested config dataclasses) and the dataclass' own validation runs.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"{prefix.rstrip('.') or cls.__name__}: expected a mapping, got {data!r}")
+    root = root or cls
+    hints = _hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        if key not in names:
+            raise _unknown_key_error(prefix + str(key), root)
+        tp = hints[key]
+        if _is_dataclass_type(tp) and isinstance(value, dict):
+            kwargs[key] = config_from_dict(tp, value, prefix + key + ".", root)
+        else:
+            kwargs[key] = _coerce(value, tp, prefix + key)
+    try:
+        return cls(**kwargs)
+    except ValueError as err:
+        if prefix and not str(err).startswith(prefix):
+            raise ValueError(f"{prefix.rstrip('.')}: {err}") from err
+        raise
+
+
+# ------------------------------------------------------------------------------------------------
+# Overrides and files
+# ------------------------------------------------------------------------------------------------
+def _parse_value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        return text
+
+
+def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[parts[-1]] = value
+
+
+def _field_type(cls: type, key: str) -> Any:
+    """The annotated type of dotted ``key`` in ``cls`` (raises the unknown-key error)."""
+    tp: Any = cls
+    for part in key.split("."):
+        if not _is_dataclass_type(tp) or part not in {f.name for f in dataclasses.fields(tp)}:
+            raise _unknown_key_error(key, cls)
+        tp = _hints(tp)[part]
+    return tp
+
+
+#: An override of the key on the left also sets the keys on the right (they must agree, see
+#: TrainConfig.__post_init__), unless those are overridden explicitly too.
+LINKED_KEYS: dict[str, tuple[str, ...]] = {
+    "body": ("data.synthetic.body",),
+    "model.atlas": ("data.synthetic.atlas",),
+    "model.img_size": ("data.synthetic.image_size", "data.augmentation.crop_size"),
+    "model.iuv_size": ("data.synthetic.iuv_size",),
+}
+
+
+def apply_overrides(config: TrainConfig, overrides: list[str] | tuple[str, ...] | None) -> TrainConfig:
+    """Apply ``key=value`` overrides (dotted keys) to a config, with type checks.
+
+    Values are read as YAML (``true``, ``null``, ``[256, 128]``), then converted to the field's
+    type: ``train.lr=1e-4`` is a float, ``model.pretrained=null`` is None, ``name=123`` stays the
+    string ``"123"``. A whole section can be replaced by a mapping (``model={backbone: resnet18}``).
+    Keys that must agree follow each other (:data:`LINKED_KEYS`): ``model.img_size=128`` also sets
+    ``data.synthetic.image_size`` and ``data.augmentation.crop_size``.
+
+    Raises:
+        ValueError: malformed item (no ``=``), unknown key (with close matches) or a value that
+            does not fit the field.
+    """
+    tree = config_to_dict(config)
+    parsed: dict[str, Any] = {}
+    for item in overrides or ():
+        if "=" not in item:
+            raise ValueError(f"override {item!r}: expected key=value (e.g. train.lr=1e-4)")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        if key.startswith("--"):
+            key = key[2:]
+        tp = _field_type(type(config), key)
+        parsed[key] = text if tp is str else _parse_value(text)
+    for key, value in list(parsed.items()):
+        for linked in LINKED_KEYS.get(key, ()):
+            parsed.setdefault(linked, value)  # unless given explicitly
+    for key, value in parsed.items():
+        _set_dotted(tree, key, value)
+    return config_from_dict(type(config), tree)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] | None = None) -> TrainConfig:
+    """Read a YAML config (keys absent from the file keep their defaults) and apply overrides.
+
+    Args:
+        path: a YAML file (``configs/quick.yaml``), or a bare name looked up in ``configs/``
+            (``"quick"``), or None for the defaults (the paper's settings).
+        overrides: ``key=value`` strings, see :func:`apply_overrides`.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        file = resolve_config_path(path)
+        data = yaml.safe_load(file.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{file}: expected a YAML mapping at the top level, got {type(data).__name__}")
+    return apply_overrides(config_from_dict(TrainConfig, data), overrides)
+
+
+def resolve_config_path(path: str | Path) -> Path:
+    """``path`` itself if it exists, else ``configs/<path>[.yaml]`` at the repository root."""
+    from decomr.paths import REPO_ROOT
+
+    file = Path(path).expanduser()
+    if file.is_file():
+        return file
+    for candidate in (REPO_ROOT / "configs" / file, REPO_ROOT / "configs" / f"{file}.yaml"):
+        if candidate.is_file():
+            return candidate
+    available = sorted(p.stem for p in (REPO_ROOT / "configs").glob("*.yaml"))
+    raise FileNotFoundError(f"config {str(path)!r} not found (nor in configs/: {available})")
+
+
+def save_config(config: TrainConfig, path: str | Path) -> Path:
+    """Write the complete config as YAML (atomically); :func:`load_config` reads it back."""
+    from decomr.paths import atomic_write_bytes
+
+    text = "# decomr training config (complete; `decomr train --config <this file>` reruns it)\n"
+    text += yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=None)
+    atomic_write_bytes(Path(path), text.encode())
+    return Path(path)
+
+
+def describe_config(cls: type = TrainConfig, prefix: str = "") -> str:
+    """One line per key: ``key: type = default  # comment`` (the field comments from the source)."""
+    import inspect
+
+    comments: dict[str, str] = {}
+    try:
+        for line in inspect.getsource(cls).splitlines():
+            stripped = line.strip()
+            if ":" in stripped and "#" in stripped and not stripped.startswith("#"):
+                name = stripped.split(":", 1)[0].strip()
+                comments[name] = stripped.split("#", 1)[1].strip()
+    except (OSError, TypeError):
+        pass
+    lines = []
+    default = cls()
+    for f in dataclasses.fields(cls):
+        tp = _hints(cls)[f.name]
+        if _is_dataclass_type(tp):
+            lines.append(describe_config(tp, prefix + f.name + "."))
+            continue
+        value = config_to_dict(getattr(default, f.name))
+        note = f"  # {comments[f.name]}" if f.name in comments else ""
+        lines.append(f"{prefix}{f.name}: {_type_name(tp)} = {value!r}{note}")
+    return "\n".join(lines)

@@ -1,0 +1,420 @@
+"""Batches for the training loop: deterministic per step, sharded over GPUs, resumable.
+
+Two pipelines feed :func:`decomr.train.loop.train`:
+
+* ``"loader"``: a ``Dataset`` (synthetic or official) behind a ``DataLoader`` with workers and
+  pinned memory. :class:`StepBatchSampler` decides which samples make global batch ``step``
+  (a fresh seeded permutation per epoch) and hands rank r its slice; every sample is produced
+  under its own seed (:class:`SeededDataset`), so a batch depends only on (seed, step), not on
+  the number of workers or GPUs, and resuming at step k replays exactly the batches of a run that
+  never stopped.
+* ``"gpu"``: DataLoader workers only draw the synthetic samples' parameters
+  (:class:`decomr.data.synthetic.SyntheticParamDataset`, a few ms of CPU each) and
+  :class:`decomr.data.synthetic.SyntheticBatchGenerator` renders the batch on the GPU (no image
+  decoding, no host->device copy of images). Same samples as the loader pipeline, up to rounding.
+
+Augmentation (Sec. 4.1) follows the samples: the synthetic data draws sample i's transform of
+epoch e from its own stream (``SyntheticDataset.set_epoch``) and applies it exactly before
+rendering; official crops are augmented on the device with :func:`decomr.data.augment.augment_batch`,
+each sample's transform drawn from its sample seed.
+
+Both return collated dicts of tensors on the training device.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "sample_seed",
+    "StepBatchSampler",
+    "SeededDataset",
+    "LoaderSource",
+    "GeneratorSource",
+    "ConcatDatasets",
+    "build_train_dataset",
+    "build_test_dataset",
+    "build_train_source",
+    "resolve_pipeline",
+    "SyntheticParamItems",
+    "augment_official_batch",
+    "J24_FLIP_PERM",
+    "build_test_loader",
+    "to_device",
+]
+
+_MIX = 0x9E3779B97F4A7C15  # golden-ratio constant for seed mixing
+_MASK = (1 << 63) - 1
+
+
+def sample_seed(*parts: int) -> int:
+    """A 63-bit seed mixed from integers (splitmix64-style), e.g. ``(seed, epoch, index)``."""
+    x = 0
+    for p in parts:
+        x = (x ^ (int(p) + _MIX + (x << 6) + (x >> 2))) & ((1 << 64) - 1)
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9 & ((1 << 64) - 1)
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EB & ((1 << 64) - 1)
+        x ^= x >> 31
+    return x & _MASK
+
+
+class StepBatchSampler(Sampler[list[tuple[int, int, int]]]):
+    """Yields, for steps ``start_step, start_step + 1, ...``, this rank's part of the global batch.
+
+    Global batch ``step`` = positions ``[step * B, (step + 1) * B)`` of an endless stream that
+    visits the dataset once per epoch in a permutation seeded by ``(seed, epoch)``. Rank r takes
+    rows ``[r * b, (r + 1) * b)`` with ``b = B / world_size``. Each item is ``(index, epoch,
+    sample_seed)``, the seed mixing (seed, epoch, position) for :class:`SeededDataset`.
+
+    Args:
+        size: dataset size N.
+        batch_size: the GLOBAL batch B.
+        seed: run seed.
+        rank, world_size: this process among ``world_size`` (B must divide evenly).
+        start_step: first step to yield (resume).
+        num_steps: how many steps to yield (None = endless).
+        shuffle: False keeps the dataset order (evaluation).
+
+    >>> one = StepBatchSampler(10, 4, seed=0)                       # one process
+    >>> two = StepBatchSampler(10, 4, seed=0, rank=1, world_size=2)  # rank 1 of 2
+    >>> [i for i, _, _ in two.batch_for(3)] == [i for i, _, _ in one.batch_for(3)][2:]
+    True
+    >>> sorted(i for s in range(5) for i, _, _ in one.batch_for(s)) == sorted(2 * list(range(10)))  # 2 epochs
+    True
+    """
+
+    def __init__(self, size: int, batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1,
+                 start_step: int = 0, num_steps: int | None = None, shuffle: bool = True) -> None:
+        if size < 1:
+            raise ValueError(f"size: expected a dataset with >= 1 sample, got {size}")
+        if batch_size % world_size != 0:
+            raise ValueError(f"batch_size: expected a multiple of world_size={world_size}, got {batch_size}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank: expected 0 <= rank < world_size={world_size}, got {rank}")
+        self.size, self.batch_size, self.seed = int(size), int(batch_size), int(seed)
+        self.rank, self.world_size = int(rank), int(world_size)
+        self.start_step, self.num_steps, self.shuffle = int(start_step), num_steps, shuffle
+        self._perm_epoch, self._perm = -1, None
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        if epoch != self._perm_epoch:
+            if self.shuffle:
+                g = torch.Generator().manual_seed(sample_seed(self.seed, epoch))
+                self._perm = torch.randperm(self.size, generator=g)
+            else:
+                self._perm = torch.arange(self.size)
+            self._perm_epoch = epoch
+        return self._perm
+
+    def batch_for(self, step: int) -> list[tuple[int, int, int]]:
+        """This rank's ``(index, epoch, sample_seed)`` items of global batch ``step``."""
+        local = self.batch_size // self.world_size
+        first = step * self.batch_size + self.rank * local
+        items = []
+        for position in range(first, first + local):
+            epoch, offset = divmod(position, self.size)
+            index = int(self._permutation(epoch)[offset])
+            items.append((index, epoch, sample_seed(self.seed, epoch, offset)))
+        return items
+
+    def __iter__(self) -> Iterator[list[tuple[int, int, int]]]:
+        step = self.start_step
+        while self.num_steps is None or step < self.start_step + self.num_steps:
+            yield self.batch_for(step)
+            step += 1
+
+    def __len__(self) -> int:
+        if self.num_steps is None:
+            raise TypeError("an endless StepBatchSampler has no length")
+        return self.num_steps
+
+
+class SeededDataset(Dataset):
+    """Wraps a dataset: item ``(index, epoch, seed)`` is ``dataset[index]`` made in epoch ``epoch``
+    (``set_epoch``, which selects the synthetic data's augmentation) with every global RNG seeded
+    by ``seed``; the seed is returned as ``sample_seed``.
+
+    A sample then depends only on (run seed, step), not on the worker nor on what ran before:
+    batches are reproducible and resumable.
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, item: tuple[int, int, int]) -> Any:
+        index, epoch, seed = item
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+        torch.manual_seed(seed)
+        np.random.seed(seed % (2 ** 32))
+        random.seed(seed)
+        sample = self.dataset[index]
+        if isinstance(sample, dict):
+            sample = dict(sample, sample_seed=torch.tensor(seed, dtype=torch.int64))
+        return sample
+
+
+class SyntheticParamItems(Dataset):
+    """Parameters + augmentation of synthetic samples, for rendering on the GPU (the "gpu" pipeline).
+
+    ``items[i]`` = (``SampleParams`` of train sample i, its ``AugmentParams`` of the current epoch or
+    None) — the same draws as ``SyntheticDataset(...)[i]`` makes internally.
+    """
+
+    def __init__(self, config: Any, augment: Any, body: Any = None) -> None:
+        from decomr.data.synthetic import SyntheticParamDataset
+
+        self.params = SyntheticParamDataset("train", config=config, body=body)
+        self.config, self.augment, self.epoch = config, augment, 0
+
+    def __len__(self) -> int:
+        return len(self.params)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        from decomr.data.augment import sample_augment_params
+        from decomr.data.synthetic import sample_seed as synthetic_seed
+
+        aug = None
+        if self.augment is not None:  # as SyntheticDataset.augment_params
+            g = torch.Generator().manual_seed(synthetic_seed(self.config, "train", index, stream=1 + self.epoch))
+            aug = sample_augment_params(self.augment, 1, g)
+        return self.params[index], aug
+
+
+def _collate_param_items(items: list[tuple[Any, Any]]) -> tuple[Any, Any]:
+    from decomr.data.augment import AugmentParams
+    from decomr.data.synthetic import collate_params
+
+    params = collate_params([p for p, _ in items])
+    augs = [a for _, a in items]
+    if augs[0] is None:
+        return params, None
+    return params, AugmentParams(*(torch.cat([getattr(a, f.name) for a in augs]) for f in dataclasses.fields(AugmentParams)))
+
+
+class ConcatDatasets(Dataset):
+    """Several datasets end to end (the paper's H36M + UP-3D mixture), sampled in proportion to size."""
+
+    def __init__(self, datasets: list[Dataset]) -> None:
+        if not datasets:
+            raise ValueError("datasets: expected at least one dataset")
+        self.datasets = datasets
+        self.offsets = np.cumsum([0] + [len(d) for d in datasets])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        k = int(np.searchsorted(self.offsets, index, side="right") - 1)
+        return self.datasets[k][index - int(self.offsets[k])]
+
+
+def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool = False) -> dict[str, Any]:
+    """Move every tensor of a collated batch to ``device`` (non-blocking from pinned memory)."""
+    out = {}
+    for key, value in batch.items():
+        if torch.is_tensor(value):
+            value = value.to(device, non_blocking=True)
+            if key == "image" and channels_last:
+                value = value.contiguous(memory_format=torch.channels_last)
+        out[key] = value
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Datasets from the config
+# ------------------------------------------------------------------------------------------------
+def _official(item: str, config: Any, train: bool) -> Dataset:
+    from decomr.data.official import OfficialDataset
+
+    name, split = item.split(":")
+    root = None
+    if config.data.official_root:
+        from pathlib import Path
+
+        root = Path(config.data.official_root).expanduser() / name
+    return OfficialDataset(name, split, root=root, res=config.model.img_size, skip_bad=train)
+
+
+def _synthetic(config: Any, split: str, body: Any, atlas: Any, augment: bool) -> Dataset:
+    from decomr.data.synthetic import SyntheticDataset
+
+    aug = config.data.augmentation if augment else None
+    atlases = {atlas.name: atlas} if atlas is not None else None
+    return SyntheticDataset(split, config=config.data.synthetic, augment=aug, body=body, atlases=atlases)
+
+
+def build_train_dataset(config: Any, body: Any, atlas: Any) -> Dataset:
+    """The training set of ``config.data``: the synthetic train split (augmented as
+    ``data.augment`` says), or the official mixture (augmented on the device, see :class:`LoaderSource`)."""
+    if config.data.source == "official":
+        return ConcatDatasets([_official(item, config, train=True) for item in config.data.official_train])
+    return _synthetic(config, "train", body, atlas, config.data.augment)
+
+
+def build_test_dataset(config: Any, body: Any, atlas: Any, split: str | None = None) -> Dataset:
+    """The evaluation set: the synthetic ``split`` (default ``data.eval_split``), or ``data.official_test``."""
+    if config.data.source == "official":
+        return _official(config.data.official_test, config, train=False)
+    return _synthetic(config, split or config.data.eval_split, body, atlas, augment=False)
+
+
+def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    from torch.utils.data import default_collate
+
+    return default_collate(items)
+
+
+def build_test_loader(dataset: Dataset, batch_size: int, num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
+    """A plain in-order loader over the evaluation set."""
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                      pin_memory=pin_memory, persistent_workers=False, collate_fn=_collate)
+
+
+# ------------------------------------------------------------------------------------------------
+# Sources: `next_batch()` returns this rank's part of the next global batch, on the device
+# ------------------------------------------------------------------------------------------------
+J24_FLIP_PERM: tuple[int, ...] = ()  # filled below: left/right swap of the official 24 joints
+
+
+def _j24_flip_perm() -> tuple[int, ...]:
+    from decomr.eval.protocols import OFFICIAL_J24_NAMES
+
+    def swap(name: str) -> str:
+        for a, b in (("left", "right"), ("right", "left")):
+            if name.startswith(a + "_"):
+                return b + name[len(a):]
+        return name
+
+    names = list(OFFICIAL_J24_NAMES)
+    return tuple(names.index(swap(n)) for n in names)
+
+
+J24_FLIP_PERM = _j24_flip_perm()
+
+
+def augment_official_batch(batch: dict[str, Any], config: Any, body: Any) -> dict[str, Any]:
+    """The paper's augmentation of cropped official samples, on their device (Sec. 4.1).
+
+    Each sample's transform is drawn from its ``sample_seed`` (so it is reproducible); the SMPL
+    pose is mirrored only with the SMPL body (other bodies cannot pose it anyway).
+    """
+    from decomr.data.augment import AugmentParams, augment_batch, sample_augment_params
+    from decomr.train.targets import batch_keypoint_format
+
+    seeds = batch["sample_seed"].tolist()
+    draws = [sample_augment_params(config.data.augmentation, 1, torch.Generator().manual_seed(int(s))) for s in seeds]
+    params = AugmentParams(*(torch.cat([getattr(d, f.name) for d in draws]) for f in dataclasses.fields(AugmentParams)))
+    params = params.to(batch["image"].device)
+    fmt = batch_keypoint_format(batch)
+    from decomr.body.joints import SMPL_FLIP_PERM
+
+    tensors = {k: v for k, v in batch.items() if torch.is_tensor(v)}
+    if getattr(body, "name", "") != "smpl":
+        tensors.pop("pose", None)
+    out = augment_batch(tensors, params, body=body if getattr(body, "name", "") == "smpl" else None,
+                        keypoint_flip_perm=J24_FLIP_PERM if fmt == "j24" else SMPL_FLIP_PERM)
+    return {**batch, **out}
+
+
+@dataclass
+class LoaderSource:
+    """Batches from a ``Dataset`` through a ``DataLoader`` (workers, pinned memory).
+
+    Official data is augmented here, on the device (``augment`` = the body model, or None).
+    """
+
+    dataset: Dataset
+    sampler: StepBatchSampler
+    device: torch.device
+    num_workers: int = 0
+    channels_last: bool = False
+    augment_with: Any = None  # (config, body) to augment official batches on the device
+
+    def __post_init__(self) -> None:
+        pin = self.device.type == "cuda"
+        self.loader = DataLoader(SeededDataset(self.dataset), batch_sampler=self.sampler,
+                                 num_workers=self.num_workers, pin_memory=pin, collate_fn=_collate,
+                                 persistent_workers=self.num_workers > 0,
+                                 prefetch_factor=4 if self.num_workers > 0 else None)
+        self._iter = iter(self.loader)
+
+    def next_batch(self) -> dict[str, Any]:
+        batch = to_device(next(self._iter), self.device, self.channels_last)
+        if self.augment_with is not None:
+            batch = augment_official_batch(batch, *self.augment_with)
+        return batch
+
+    def close(self) -> None:
+        self._iter = None
+
+
+@dataclass
+class GeneratorSource:
+    """Synthetic batches: parameters from DataLoader workers, rendered on the device."""
+
+    generator: Any  # decomr.data.synthetic.SyntheticBatchGenerator on the device
+    items: SyntheticParamItems
+    sampler: StepBatchSampler
+    device: torch.device
+    num_workers: int = 0
+    channels_last: bool = False
+
+    def __post_init__(self) -> None:
+        self.loader = DataLoader(SeededDataset(self.items), batch_sampler=self.sampler, num_workers=self.num_workers,
+                                 collate_fn=_collate_param_items, persistent_workers=self.num_workers > 0,
+                                 prefetch_factor=4 if self.num_workers > 0 else None)
+        self._iter = iter(self.loader)
+
+    def next_batch(self) -> dict[str, Any]:
+        params, augment = next(self._iter)
+        batch = self.generator.render(params, augment)
+        return to_device(batch, self.device, self.channels_last)
+
+    def close(self) -> None:
+        self._iter = None
+
+
+def resolve_pipeline(config: Any, device: torch.device) -> str:
+    """``train.pipeline`` with ``"auto"`` resolved: ``"gpu"`` for synthetic data on CUDA, else ``"loader"``."""
+    pipeline = config.train.pipeline
+    if pipeline == "auto":
+        pipeline = "gpu" if (device.type == "cuda" and config.data.source == "synthetic") else "loader"
+    if pipeline == "gpu" and config.data.source != "synthetic":
+        raise ValueError("train.pipeline: 'gpu' only generates synthetic data; use 'loader' for official data")
+    return pipeline
+
+
+def build_train_source(config: Any, body: Any, atlas: Any, device: torch.device, rank: int, world_size: int,
+                       start_step: int, dataset: Dataset | None = None):
+    """The batch source of a run (see the module docstring), positioned at ``start_step``."""
+    t = config.train
+    channels_last = t.channels_last and device.type == "cuda"
+    if resolve_pipeline(config, device) == "gpu":
+        from decomr.data.synthetic import SyntheticBatchGenerator
+
+        body_cpu = body if body.template.device.type == "cpu" else None
+        items = SyntheticParamItems(config.data.synthetic, config.data.augmentation if config.data.augment else None,
+                                    body=body_cpu)
+        gen = SyntheticBatchGenerator(config.data.synthetic, device, body=body_cpu, atlases={atlas.name: atlas})
+        sampler = StepBatchSampler(len(items), t.batch_size, t.seed, rank, world_size, start_step)
+        return GeneratorSource(gen, items, sampler, device, t.num_workers, channels_last)
+    dataset = dataset if dataset is not None else build_train_dataset(config, body, atlas)
+    sampler = StepBatchSampler(len(dataset), t.batch_size, t.seed, rank, world_size, start_step)
+    augment = (config, body) if (config.data.source == "official" and config.data.augment) else None
+    return LoaderSource(dataset, sampler, device, t.num_workers, channels_last, augment)

@@ -1,0 +1,201 @@
+"""Training plots: loss curves from ``metrics.jsonl`` and predictions beside ground truth.
+
+* :func:`load_history` / :func:`plot_loss_curves` — the weighted loss terms (Eq. 1) and the
+  evaluation metrics over the steps of a run, with the stage-1/stage-2 boundary marked.
+* :func:`iuv_rgb` — an IUV image as colours (u red, v green, background black).
+* :func:`mesh_overlay` — a mesh rendered with a weak-perspective camera over the input crop.
+* :func:`prediction_panel` — one row (input | GT IUV | predicted IUV | predicted mesh) as an
+  image array, what TensorBoard shows during training.
+* :func:`plot_predictions` — a grid of such rows, GT mesh included, for notebooks.
+
+>>> iuv_rgb(torch.zeros(3, 4, 4)).shape
+(4, 4, 3)
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["load_history", "plot_loss_curves", "iuv_rgb", "mesh_overlay", "prediction_panel", "plot_predictions"]
+
+LOSS_TERMS = ("mask", "uv", "location_map", "joints3d", "joints2d", "consistency", "tv")
+
+
+def load_history(run: str | Path | Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The logged rows of a run: a run folder / ``metrics.jsonl`` path, or rows already loaded."""
+    if not isinstance(run, (str, Path)):
+        return list(run)
+    path = Path(run)
+    if path.is_dir():
+        path = path / "metrics.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"no training log at {path}")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot_loss_curves(run: str | Path | Sequence[dict[str, Any]], terms: Sequence[str] = LOSS_TERMS,
+                     metrics: Sequence[str] = ("pve", "mpjpe", "pa_mpjpe"), log_scale: bool = True):
+    """Loss terms, evaluation errors (mm) and mask IoU against the step.
+
+    Args:
+        run: run folder, ``metrics.jsonl`` or a list of rows (``TrainResult.history``).
+        terms: weighted loss terms to draw (``total`` is always drawn).
+        metrics: evaluation errors (mm) to draw when logged.
+        log_scale: log-scale y axis for the losses.
+
+    Returns:
+        matplotlib ``Figure`` with three panels.
+    """
+    import matplotlib.pyplot as plt
+
+    rows = load_history(run)
+    train = [r for r in rows if r.get("kind") == "train"]
+    evals = [r for r in rows if r.get("kind") == "eval"]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4), gridspec_kw={"width_ratios": [2, 1.4, 1]})
+    ax = axes[0]
+    if train:
+        steps = [r["step"] for r in train]
+        ax.plot(steps, [r["total"] for r in train], color="black", lw=2, label="total (Eq. 1)")
+        for term in terms:
+            values = [r.get(term, 0.0) for r in train]
+            if any(v > 0 for v in values):
+                ax.plot(steps, [v if v > 0 else np.nan for v in values], lw=1, label=term)
+        stage1 = [r["step"] for r in train if r.get("stage") == 1]
+        if stage1 and any(r.get("stage") == 2 for r in train):
+            for a in axes:
+                a.axvline(max(stage1), color="grey", ls="--", lw=1)
+            ax.text(max(stage1), 1.0, " stage 2 ", transform=ax.get_xaxis_transform(), va="top", fontsize=8,
+                    color="grey")
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("weighted loss")
+    ax.set_title("training losses")
+    ax.legend(fontsize=7, ncol=2)
+    for ax, names, ylabel, title in ((axes[1], metrics, "error (mm)", "evaluation errors"),
+                                     (axes[2], ("mask_iou",), "IoU", "foreground mask IoU (CNet)")):
+        drawn = False
+        for name in names:
+            pts = [(r["step"], r[name]) for r in evals if name in r]
+            if pts:
+                x, y = zip(*pts)
+                ax.plot(x, y, marker="o", label=name)
+                drawn = True
+        ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        if drawn:
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
+    fig.tight_layout()
+    return fig
+
+
+def _np_image(image: torch.Tensor) -> np.ndarray:
+    """(3, H, W) float in [0, 1] -> (H, W, 3) float."""
+    return image.detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def iuv_rgb(iuv: torch.Tensor) -> np.ndarray:
+    """(3, H, W) IUV image (mask, u, v) -> (H, W, 3) colours: u red, v green, 0.4 blue on the body."""
+    if iuv.dim() != 3 or iuv.shape[0] != 3:
+        raise ValueError(f"iuv: expected shape (3, H, W), got {tuple(iuv.shape)}")
+    x = iuv.detach().float().cpu()
+    fg = (x[0] > 0.5).float()
+    return torch.stack([x[1] * fg, x[2] * fg, 0.4 * fg], dim=-1).clamp(0, 1).numpy()
+
+
+def mesh_overlay(image: torch.Tensor, vertices: torch.Tensor, camera: torch.Tensor, faces: torch.Tensor,
+                 alpha: float = 0.7) -> np.ndarray:
+    """A mesh rendered (shaded) with its weak-perspective camera over the crop.
+
+    Args:
+        image: (3, H, W) crop in [0, 1].
+        vertices: (V, 3) pelvis-centred camera-frame vertices, metres.
+        camera: (3,) [s, tx, ty].
+        faces: (F, 3).
+        alpha: opacity of the mesh.
+
+    Returns:
+        (H, W, 3) float in [0, 1].
+    """
+    from decomr.render import render_body
+
+    h, w = image.shape[-2:]
+    verts = vertices.detach().float().cpu()[None] + torch.tensor([0.0, 0.0, 10.0])
+    out = render_body(verts, faces.cpu(), camera.detach().float().cpu()[None], (h, w), shade=True)
+    base = _np_image(image)
+    rgb = out.rgb[0].permute(1, 2, 0).numpy()
+    m = out.mask[0, 0].numpy()[..., None] * alpha
+    return base * (1 - m) + rgb * m
+
+
+def _resize(rgb: np.ndarray, size: int) -> np.ndarray:
+    t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()
+    t = torch.nn.functional.interpolate(t, size=(size, size), mode="nearest")
+    return t[0].permute(1, 2, 0).numpy()
+
+
+def prediction_panel(batch: dict[str, Any], out: Any, index: int = 0, faces: torch.Tensor | None = None,
+                     size: int | None = None) -> np.ndarray:
+    """One sample as a row: input | GT IUV | predicted IUV | predicted mesh (if any).
+
+    Args:
+        batch: collated batch (``image``, optional ``iuv``).
+        out: the model's ``DecoMROutput`` for (at least) that sample.
+        index: the sample (row of ``batch``; ``out`` may hold only that sample at row 0).
+        faces: (F, 3) mesh faces for the mesh overlay (skipped if None or no mesh predicted).
+        size: tile size in pixels (default: the image size).
+
+    Returns:
+        (size, k * size, 3) float array in [0, 1].
+    """
+    image = batch["image"][index]
+    size = size or int(image.shape[-1])
+    j = index if out.mask_logits.shape[0] > index else 0
+    tiles = [_np_image(image)]
+    if "iuv" in batch:
+        tiles.append(iuv_rgb(batch["iuv"][index]))
+    tiles.append(iuv_rgb(torch.cat([(out.mask_logits[j] > 0).float(), out.uv[j]], dim=0)))
+    if faces is not None and out.vertices is not None:
+        tiles.append(mesh_overlay(image, out.vertices[j], out.camera[j], faces))
+    return np.concatenate([_resize(t, size) for t in tiles], axis=1)
+
+
+def plot_predictions(batch: dict[str, Any], out: Any, faces: torch.Tensor, num: int = 4,
+                     gt_camera: torch.Tensor | None = None):
+    """A grid: for each sample, input | GT IUV | predicted IUV | GT mesh | predicted mesh.
+
+    The GT mesh is drawn with ``gt_camera`` (B, 3) when given, else with the predicted camera
+    (so the two meshes are compared in the same view).
+
+    Returns:
+        matplotlib ``Figure``.
+    """
+    import matplotlib.pyplot as plt
+
+    n = min(num, batch["image"].shape[0])
+    cols = ["input", "GT IUV", "predicted IUV", "GT mesh", "predicted mesh"]
+    fig, axes = plt.subplots(n, len(cols), figsize=(2.2 * len(cols), 2.2 * n), squeeze=False)
+    for i in range(n):
+        image = batch["image"][i]
+        tiles = [_np_image(image),
+                 iuv_rgb(batch["iuv"][i]) if "iuv" in batch else np.zeros((8, 8, 3)),
+                 iuv_rgb(torch.cat([(out.mask_logits[i] > 0).float(), out.uv[i]], dim=0))]
+        cam = gt_camera[i] if gt_camera is not None else out.camera[i]
+        tiles.append(mesh_overlay(image, batch["vertices"][i], cam, faces) if "vertices" in batch else _np_image(image))
+        tiles.append(mesh_overlay(image, out.vertices[i], out.camera[i], faces) if out.vertices is not None
+                     else _np_image(image))
+        for k, tile in enumerate(tiles):
+            axes[i, k].imshow(tile)
+            axes[i, k].set_xticks([])
+            axes[i, k].set_yticks([])
+            if i == 0:
+                axes[i, k].set_title(cols[k], fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,153 @@
+"""Tests for decomr.eval.evaluate: per-batch metrics against naive references, segmentation from the
+projected mesh, and evaluate_checkpoint on the synthetic split and on official-format fixtures
+(pipeline correctness with an untrained tiny model, not accuracy)."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from decomr.data.fixtures import write_official_fixture
+from decomr.eval.evaluate import (EVAL_DATASETS, PAPER_NUMBERS, EvalReport, batch_errors, evaluate_checkpoint,
+                                  report_markdown, segmentation_from_mesh, write_report)
+from decomr.models import DecoMR
+from decomr.train.checkpoint import save_checkpoint
+from decomr.train.data import build_test_dataset
+from decomr.uv import load_atlas
+from tests.train_helpers import tiny_config, one_thread  # noqa: F401 (autouse)
+
+
+# ------------------------------------------------------------------------------------------------
+# batch_errors against naive loops
+# ------------------------------------------------------------------------------------------------
+def _naive_mpjpe(pred, gt):
+    out = []
+    for p, g in zip(pred, gt):
+        p = p - (p[2] + p[3]) / 2
+        g = g - (g[2] + g[3]) / 2
+        out.append(sum(float((p[j] - g[j]).norm()) for j in range(len(p))) / len(p))
+    return torch.tensor(out)
+
+
+def test_batch_errors_match_naive_references():
+    g = torch.Generator().manual_seed(0)
+    b, v = 3, 50
+    gt_lsp, pred_lsp = torch.randn(b, 14, 3, generator=g), torch.randn(b, 14, 3, generator=g)
+    gt_v, pred_v = torch.randn(b, v, 3, generator=g), torch.randn(b, v, 3, generator=g)
+    gt_iuv = torch.zeros(b, 3, 4, 4)
+    gt_iuv[:, 0, :2] = 1.0  # top half is foreground
+    gt_iuv[:, 1:, :2] = 0.5
+    logits = torch.full((b, 1, 4, 4), -1.0)
+    logits[:, :, :3] = 1.0  # predicted: top three rows
+    uv = torch.full((b, 2, 4, 4), 0.7)
+    out = SimpleNamespace(mask_logits=logits, uv=uv, vertices=pred_v, lsp_joints=pred_lsp)
+    batch = {"iuv": gt_iuv, "lsp_joints3d": gt_lsp, "vertices": gt_v,
+             "has_3d": torch.tensor([True, True, False]), "has_mesh": torch.ones(b, dtype=torch.bool)}
+    res = batch_errors(out, batch)
+    assert torch.allclose(res["mask_iou"], torch.full((b,), 8 / 12))
+    assert torch.allclose(res["mask_acc"], torch.full((b,), 12 / 16))
+    assert torch.allclose(res["uv_error"], torch.full((b,), 0.2))
+    ref = _naive_mpjpe(pred_lsp, gt_lsp) * 1000
+    assert torch.allclose(res["mpjpe"][:2], ref[:2], rtol=1e-5) and torch.isnan(res["mpjpe"][2])
+    assert (res["pa_mpjpe"][:2] <= res["mpjpe"][:2] + 1e-3).all()
+    hips = lambda j: (j[:, 2] + j[:, 3])[:, None] / 2  # noqa: E731
+    pve = ((pred_v - hips(pred_lsp)) - (gt_v - hips(gt_lsp))).norm(dim=-1).mean(-1) * 1000
+    assert torch.allclose(res["pve"], pve, rtol=1e-5)
+    # CNet-only outputs: IUV metrics only
+    res1 = batch_errors(SimpleNamespace(mask_logits=logits, uv=uv, vertices=None), batch)
+    assert set(res1) == {"mask_iou", "mask_acc", "uv_error"}
+
+
+def test_oracle_mesh_projection_reproduces_the_synthetic_segmentation(anny_body, tmp_path):
+    """The GT mesh, projected with the GT weak-perspective camera, gives the GT part labels."""
+    config = tiny_config(tmp_path)
+    data = build_test_dataset(config, anny_body, load_atlas(anny_body, "continuous"))
+    batch = torch.utils.data.default_collate([data[i] for i in range(2)])
+    mask, parts = segmentation_from_mesh(batch["vertices"], batch["camera"], anny_body, 16)
+    assert mask.shape == parts.shape == (2, 16, 16) and parts.max() <= 6
+    agree_fg = (mask == (batch["parts"] > 0).long()).float().mean()
+    agree_parts = (parts == batch["parts"]).float().mean()
+    assert agree_fg > 0.9 and agree_parts > 0.85, (float(agree_fg), float(agree_parts))
+
+
+# ------------------------------------------------------------------------------------------------
+# evaluate_checkpoint
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory, anny_body):
+    folder = tmp_path_factory.mktemp("ck")
+    config = tiny_config(folder)
+    torch.manual_seed(0)
+    model = DecoMR(config.model, anny_body, load_atlas(anny_body, "continuous"))
+    full = save_checkpoint(folder / "last.pt", model=model, optimizer=None, config=config, step=4, stage=2)
+    cnet = save_checkpoint(folder / "stage1.pt", model=model, optimizer=None, config=config, step=1, stage=1)
+    return full, cnet
+
+
+def test_synthetic_split_report(checkpoints, tmp_path):
+    report = evaluate_checkpoint(checkpoints[0], "synthetic", out_dir=tmp_path, batch_size=2, synthetic_size=2)
+    assert isinstance(report, EvalReport) and report.num_samples == 2 and report.paper == {}
+    for key in ("mpjpe", "pa_mpjpe", "pve", "mask_iou", "uv_error", "fb_acc", "fb_f1", "parts_acc", "parts_f1"):
+        assert key in report.metrics, key
+    assert 0 <= report.metrics["fb_acc"] <= 100 and 0 <= report.metrics["parts_f1"] <= 1
+    assert report.model["backbone"] == "resnet18" and report.model["step"] == 4
+    data = json.loads((tmp_path / "synthetic.json").read_text())
+    assert data["metrics"] == pytest.approx(report.metrics)
+    md = (tmp_path / "synthetic.md").read_text()
+    assert "| pve |" in md and "synthetic test split" in md
+    stage1 = evaluate_checkpoint(checkpoints[1], "synthetic", write=False, batch_size=2, synthetic_size=2)
+    assert "pve" not in stage1.metrics and "mask_iou" in stage1.metrics
+    assert any("stage 1" in n for n in stage1.notes)
+
+
+def test_h36m_protocols_on_a_fixture(checkpoints, tmp_path):
+    write_official_fixture(tmp_path, "h36m", "valid_p1", num_records=4, off_protocol=2)
+    report = evaluate_checkpoint(checkpoints[0], "h36m-p2", root=tmp_path, out_dir=tmp_path / "eval")
+    assert report.num_samples == 1  # P2 keeps the frontal camera's frames of S9/S11 (derived from P1)
+    assert set(report.metrics) == {"decomr/mpjpe", "decomr/pa_mpjpe"}
+    assert report.metrics["decomr/pa_mpjpe"] <= report.metrics["decomr/mpjpe"] + 1e-3
+    assert report.paper == PAPER_NUMBERS["h36m-p2"]
+    assert any("'cmr-spin' convention" in n and "J_regressor_h36m" in n for n in report.notes)
+    md = (tmp_path / "eval" / "h36m-p2.md").read_text()
+    assert "| decomr/pa_mpjpe |" in md and "39.30" in md
+    p1 = evaluate_checkpoint(checkpoints[0], "h36m-p1", root=tmp_path, write=False)
+    assert p1.num_samples == 4
+
+
+def test_lsp_segmentation_is_counted_in_the_original_images(checkpoints, tmp_path):
+    fx = write_official_fixture(tmp_path, "lsp", "test", num_records=2)
+    report = evaluate_checkpoint(checkpoints[0], "lsp", root=tmp_path, write=False)
+    assert report.num_samples == 2 and set(report.paper) == {"fb_acc", "fb_f1", "parts_acc", "parts_f1"}
+    for key in report.paper:
+        assert key in report.metrics and report.metrics[key] >= 0
+    assert report.metrics["fb_acc"] <= 100 and report.metrics["parts_f1"] <= 1
+    assert any("original image" in n for n in report.notes)
+    assert fx.image_size == (96, 128)
+
+
+@pytest.mark.parametrize("dataset, split", [("surreal", "val"), ("3dpw", "test")])
+def test_smpl_datasets_say_what_is_missing(checkpoints, tmp_path, dataset, split):
+    write_official_fixture(tmp_path, dataset, split, num_records=2)
+    report = evaluate_checkpoint(checkpoints[0], dataset, root=tmp_path, write=False)
+    assert report.num_samples == 2 and report.metrics == {}
+    assert any("SMPL" in n for n in report.notes)
+
+
+def test_bad_requests_fail_clearly(checkpoints, tmp_path):
+    with pytest.raises(ValueError, match="dataset: expected one of"):
+        evaluate_checkpoint(checkpoints[0], "coco")
+    with pytest.raises(FileNotFoundError, match="h36m"):
+        evaluate_checkpoint(checkpoints[0], "h36m-p2", root=tmp_path)
+    assert set(PAPER_NUMBERS) < set(EVAL_DATASETS)
+
+
+def test_report_writers(tmp_path):
+    report = EvalReport("h36m-p2", "x.pt", 3, {"decomr/pa_mpjpe": 45.0}, paper=PAPER_NUMBERS["h36m-p2"],
+                        notes=["a note"], model={"step": 1})
+    json_path, md_path = write_report(report, tmp_path)
+    assert json.loads(json_path.read_text())["metrics"] == {"decomr/pa_mpjpe": 45.0}
+    md = report_markdown(report)
+    assert md == md_path.read_text()
+    assert "| decomr/pa_mpjpe | 45.00 | 39.30 |" in md and "| decomr/mpjpe | — | 60.60 |" in md and "- a note" in md

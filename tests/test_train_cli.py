@@ -1,0 +1,54 @@
+"""Tests for the command lines `decomr train` (decomr.train.cli) and `decomr eval` (decomr.eval.cli)."""
+from __future__ import annotations
+
+import json
+
+import torch
+import yaml
+
+from decomr.eval.cli import eval_main
+from decomr.train.checkpoint import RELEASE_FORMAT, load_checkpoint
+from decomr.train.cli import train_main
+from decomr.train.config import save_config
+from tests.train_helpers import tiny_config, one_thread  # noqa: F401 (autouse)
+
+
+def test_show_config_prints_the_resolved_config(capsys):
+    assert train_main(["--config", "quick", "--show-config", "train.lr=1e-3", "model.img_size=96",
+                       "model.iuv_size=24"]) == 0
+    out = capsys.readouterr().out
+    resolved = yaml.safe_load(out.split("# every key")[0])
+    assert resolved["train"]["lr"] == 1e-3 and resolved["name"] == "quick"
+    # linked keys follow: the synthetic renders and the augmentation crop match the model's input
+    assert resolved["data"]["synthetic"]["image_size"] == 96 and resolved["data"]["augmentation"]["crop_size"] == 96
+    assert "train.batch_size: int = 128  # GLOBAL batch" in out
+
+
+def test_bad_configs_exit_2_with_a_message(capsys):
+    assert train_main(["--config", "quick", "train.lrate=1"]) == 2
+    assert "unknown config key 'train.lrate'" in capsys.readouterr().err
+    assert train_main(["--config", "quick", "train.batch_size=many"]) == 2
+    assert "train.batch_size: expected an int" in capsys.readouterr().err
+    assert train_main(["--config", "no_such_file.yaml"]) == 2
+    assert train_main(["--config", "quick", "data.synthetic.image_size=96"]) == 2  # disagrees with model.img_size
+    assert "model.img_size=128" in capsys.readouterr().err
+
+
+def test_train_resume_export_and_eval_from_the_command_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    save_config(tiny_config(run, "train.stage2_steps=1", name="cli"), tmp_path / "cli.yaml")
+    assert train_main(["--config", str(tmp_path / "cli.yaml"), "--no-progress"]) == 0
+    assert "done: 2 steps" in capsys.readouterr().out
+    assert load_checkpoint(run).step == 2
+    # resume from the run folder alone (its checkpoint holds the config), one more step
+    assert train_main(["--resume", str(run), "--no-progress", "train.stage2_steps=2"]) == 0
+    assert load_checkpoint(run).step == 3
+    assert train_main(["--export-release", str(run), str(tmp_path / "release.pt")]) == 0
+    assert "release written" in capsys.readouterr().out
+    assert torch.load(tmp_path / "release.pt", weights_only=True)["format"] == RELEASE_FORMAT
+    assert eval_main(["--checkpoint", str(tmp_path / "release.pt"), "--device", "cpu", "--synthetic-size", "2",
+                      "--out", str(tmp_path / "eval")]) == 0
+    assert "# Evaluation on `synthetic`" in capsys.readouterr().out
+    assert "pve" in json.loads((tmp_path / "eval" / "synthetic.json").read_text())["metrics"]
+    assert eval_main(["--checkpoint", str(run), "--dataset", "lsp", "--root", str(tmp_path / "none")]) == 2
+    assert "lsp" in capsys.readouterr().err
