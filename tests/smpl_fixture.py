@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
+from decomr.body.joints import SMPL_PARENTS as _SMPL_PARENTS
+
+SMPL_PARENTS = list(_SMPL_PARENTS)
 
 
 def write_fake_smpl(folder: str | Path, n_half: int = 40, seed: int = 0, filename: str = "SMPL_NEUTRAL.pkl",

@@ -11,10 +11,13 @@ import functools
 
 from decomr.body.base import BodyModel, BodyOutput, axis_angle_to_matrix
 from decomr.body.joints import (
+    LSP_BONES,
     LSP_FLIP_PERM,
     LSP_JOINT_NAMES,
+    SMPL_BONES,
     SMPL_FLIP_PERM,
     SMPL_JOINT_NAMES,
+    SMPL_PARENTS,
 )
 from decomr.body.parts import (
     LSP_PART_FLIP_PERM,
@@ -22,6 +25,7 @@ from decomr.body.parts import (
     WEIGHT_GROUP_NAMES,
     WEIGHT_GROUP_VALUES,
 )
+from decomr.body.pose import POSE_NAMES
 
 BODY_MODELS = ("anny", "smpl")
 
@@ -29,6 +33,7 @@ __all__ = [
     "BodyModel", "BodyOutput", "axis_angle_to_matrix", "load", "BODY_MODELS",
     "SMPL_JOINT_NAMES", "LSP_JOINT_NAMES", "SMPL_FLIP_PERM", "LSP_FLIP_PERM",
     "WEIGHT_GROUP_NAMES", "WEIGHT_GROUP_VALUES", "LSP_PART_NAMES", "LSP_PART_FLIP_PERM",
+    "SMPL_PARENTS", "SMPL_BONES", "LSP_BONES", "POSE_NAMES",
 ]
 
 

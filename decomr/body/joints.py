@@ -48,6 +48,16 @@ LSP_FROM_SMPL: tuple[int, ...] = tuple(
     SMPL_JOINT_NAMES.index(n) for n in LSP_JOINT_NAMES[:-1]
 )
 
+#: Parent of each of the 24 SMPL joints (SMPL's kinematic tree, ``SMPL_JOINT_NAMES`` order).
+SMPL_PARENTS: tuple[int, ...] = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
+#: (parent, child) pairs of the SMPL skeleton, for drawing.
+SMPL_BONES: tuple[tuple[int, int], ...] = tuple((p, j) for j, p in enumerate(SMPL_PARENTS) if p >= 0)
+#: Limbs of the 14 LSP joints (``LSP_JOINT_NAMES`` order), for drawing.
+LSP_BONES: tuple[tuple[int, int], ...] = (
+    (0, 1), (1, 2), (3, 4), (4, 5), (6, 7), (7, 8), (9, 10), (10, 11),
+    (2, 3), (8, 12), (9, 12), (12, 13), (2, 8), (3, 9),
+)
+
 #: Index of the pelvis (root) among the SMPL joints, used to centre location maps and joints.
 PELVIS = SMPL_JOINT_NAMES.index("pelvis")
 #: Indices of the hips among the LSP joints (DecoMR's evaluation root is their midpoint).

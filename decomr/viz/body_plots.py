@@ -37,19 +37,11 @@ from decomr.viz.colors import (
     palette_rgb,
 )
 
+from decomr.body.joints import LSP_BONES, SMPL_BONES, SMPL_PARENTS  # noqa: E402,F401 - re-exported
+
 VIEWS: dict[str, tuple[float, float]] = {
     "front": (0.0, 0.0), "back": (180.0, 0.0), "left": (-90.0, 0.0), "right": (90.0, 0.0), "top": (0.0, 90.0),
 }
-
-#: Parent of each of the 24 SMPL joints (``decomr.body.joints.SMPL_JOINT_NAMES`` order).
-SMPL_PARENTS: tuple[int, ...] = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
-SMPL_BONES: tuple[tuple[int, int], ...] = tuple((p, j) for j, p in enumerate(SMPL_PARENTS) if p >= 0)
-#: Limbs of the 14 LSP joints (``decomr.body.joints.LSP_JOINT_NAMES`` order).
-LSP_BONES: tuple[tuple[int, int], ...] = (
-    (0, 1), (1, 2), (3, 4), (4, 5), (6, 7), (7, 8), (9, 10), (10, 11),
-    (2, 3), (8, 12), (9, 12), (12, 13), (2, 8), (3, 9),
-)
-
 
 # ---------------------------------------------------------------------------------- helpers
 def _np(x, name: str, dtype=np.float64) -> np.ndarray:
