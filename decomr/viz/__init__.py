@@ -8,6 +8,8 @@ defines the name, so ``import decomr.viz`` stays free of matplotlib/plotly.
 - :mod:`decomr.viz.body_viewer`  ``mesh_viewer``: plotly mesh with shape/pose sliders
 - :mod:`decomr.viz.uv_plots`     atlases, seams, distortion, Table 1 matrices, location/weight maps, UV explorer
 - :mod:`decomr.viz.data_plots`   training samples (image, mask, IUV, parts, joints), augmentation
+- :mod:`decomr.viz.experiment_plots` Table 5's grouped bars, zoomed mesh crops (Figure 7)
+- :mod:`decomr.viz.model_plots`  CNet outputs, the UV transfer (Eq. 5, Figure 5), UV maps, Eq. 10 (Figure 6)
 """
 from __future__ import annotations
 
@@ -33,6 +35,12 @@ _LAZY: dict[str, str] = {
     )},
     **{n: "decomr.viz.data_plots" for n in ("plot_samples", "plot_augmentation", "iuv_to_rgb", "draw_keypoints",
                                             "data_figures")},
+    **{n: "decomr.viz.model_plots" for n in (
+        "feature_pca_rgb", "plot_uv_maps", "plot_cnet_outputs", "plot_pixel_to_cell", "plot_uv_transfer",
+        "NeighbourJumps", "neighbour_cell_jumps", "plot_neighbour_jumps", "Correspondences",
+        "consistency_correspondences", "plot_consistency", "plot_mesh_comparison", "plot_history",
+    )},
+    **{n: "decomr.viz.experiment_plots" for n in ("plot_table5", "plot_mesh_zoom", "ATLAS_COLORS")},
 }
 
 

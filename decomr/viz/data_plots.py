@@ -93,8 +93,10 @@ def plot_samples(batch: Mapping, n: int | None = None, columns: Sequence[str] = 
     B = batch["image"].shape[0]
     n = B if n is None else min(n, B)
     fig, axes = plt.subplots(n, len(columns), figsize=(2.0 * len(columns), 2.0 * n), squeeze=False)
-    names = {"image": "image + joints", "mask": "mask (224)", "iuv": "IUV (56)", "overlay": "IUV over image",
-             "parts": "parts (56)", "iuv_default": "IUV default (56)"}
+    size = int(batch["image"].shape[-1])
+    iuv_size = int(batch["iuv"].shape[-1]) if "iuv" in batch else size
+    names = {"image": "image + joints", "mask": f"mask ({size})", "iuv": f"IUV ({iuv_size})", "overlay": "IUV over image",
+             "parts": f"parts ({iuv_size})", "iuv_default": f"IUV default ({iuv_size})"}
     for r in range(n):
         s = _sample(batch, r)
         img = _np(s["image"]).transpose(1, 2, 0).clip(0, 1)
