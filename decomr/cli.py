@@ -2,6 +2,7 @@
 
     decomr info                       versions, device, present/missing body models, assets, datasets
     decomr reproduce [--full]         execute the notebooks (quick mode by default), write figures/
+    decomr reproduce table5|tables|figures   Table 5's grid, Tables 2-4 for a checkpoint, Figures 7-9
     decomr build-uv [...]             build the UV atlases of a body model and report Table 1
     decomr render-gt DATASET SPLIT    render ground-truth IUV images for an official dataset (needs SMPL)
     decomr train --config X.yaml ...  train (stage 1: CNet, stage 2: end to end), resumable
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="versions, device, and which models/assets/datasets are present")
     p.set_defaults(func=_cmd_info)
 
-    p = sub.add_parser("reproduce", help="execute the tutorial notebooks and write figures/")
+    p = sub.add_parser("reproduce", help="execute the tutorial notebooks and write figures/; "
+                                         "`decomr reproduce table5|tables|figures -h` for the experiments")
     p.add_argument("--full", action="store_true", help="run with QUICK = False (full size; GPU recommended)")
     p.add_argument("--quick", action="store_true", help="run with QUICK = True (default)")
     p.add_argument("--only", nargs="+", metavar="NN", help="notebooks whose name starts with these (e.g. 00 01)")
@@ -75,8 +77,16 @@ _PASSTHROUGH = {
 }
 
 
+# `decomr reproduce <target>`: the experiments (decomr.experiments.cli); without a target, the notebooks.
+_REPRODUCE_TARGETS = ("table5", "tables", "figures")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if len(argv) > 1 and argv[0] == "reproduce" and argv[1] in _REPRODUCE_TARGETS:
+        from decomr.experiments.cli import reproduce_main
+
+        return int(reproduce_main(argv[1:]) or 0)
     if argv and argv[0] in _PASSTHROUGH:
         import importlib
 

@@ -1,0 +1,50 @@
+"""Reproductions of the paper's experiments on the data and compute available here.
+
+- :mod:`decomr.experiments.budgets`       the compute budgets (``quick``, ``cpu``, ``gpu``) of the grid
+- :mod:`decomr.experiments.table5`        Table 5's ablation grid (2 UV atlases x 4 LNet inputs) on the
+  synthetic benchmark: one resumable run per cell and seed, :func:`run_table5`, :func:`load_table5`
+- :mod:`decomr.experiments.table5_report` mean ± std over seeds, the paper's orderings checked on our
+  numbers and on the paper's, ``figures/table5.md``
+- :mod:`decomr.experiments.tables`        Tables 2-4 and supplementary Table 2 (3DPW) for one
+  checkpoint: every dataset present, the paper's comparison rows beside ours
+- :mod:`decomr.experiments.figures`       Figure 7 (UV continuity), 8 (qualitative), 9 (failures)
+- :mod:`decomr.experiments.cli`           ``decomr reproduce table5 | tables | figures``
+
+Typical use::
+
+    from decomr.experiments import run_table5
+    result = run_table5("quick")            # the whole grid on a tiny budget (about 2 minutes, CPU)
+    print(result.summary())
+
+Names are imported lazily (``import decomr.experiments`` stays light).
+"""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "decomr.experiments.budgets": ("Budget", "BUDGETS", "get_budget"),
+    "decomr.experiments.table5": ("TABLE5_ATLASES", "TABLE5_INPUTS", "PAPER_TABLE5", "PaperRow", "CellSpec",
+                                  "CellResult", "Table5Result", "cell_config", "grid_cells", "run_cell", "run_table5",
+                                  "load_table5", "table5_run_root"),
+    "decomr.experiments.table5_report": ("CellSummary", "Ordering", "PairComparison", "summarize", "check_orderings",
+                                         "compare_pair", "table5_markdown", "write_table5_report"),
+    "decomr.experiments.tables": ("PAPER_COMPARISONS", "TablesReport", "reproduce_tables", "tables_markdown"),
+    "decomr.experiments.figures": ("ContinuityResult", "FailureAnalysis", "fig7_continuity", "fig8_qualitative",
+                                   "fig9_failures", "border_errors", "per_sample_errors", "make_figures"),
+}
+_LAZY: dict[str, str] = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'decomr.experiments' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_LAZY))

@@ -1,0 +1,495 @@
+"""Table 5 on the synthetic benchmark: 2 UV atlases x 4 LNet inputs, trained alike, one command.
+
+The paper's Table 5 (Sec. 4.3) trains DecoMR eight times on H36M + UP-3D — with the SMPL default
+UV map or the continuous one (Sec. 3.1), and with four inputs to the location net (LNet): the
+global feature only, the transferred local features only, both (the paper's model), or raw pixels
+transferred to UV space plus the global feature — and reports MPJPE and PA-MPJPE on H36M P1/P2.
+Here the same grid runs on the synthetic Anny data (``decomr.data.synthetic``), which needs no
+licence:
+
+>>> from decomr.experiments import run_table5
+>>> result = run_table5("cpu")                  # doctest: +SKIP
+>>> result.summary()[("continuous", "local+global")].mean("pa_mpjpe")   # doctest: +SKIP
+
+Every cell and seed is one ordinary training run (:func:`decomr.train.train`) in its own folder,
+``runs/table5/<budget>/<atlas>_<input>/seed<k>/``, followed by :func:`evaluate_checkpoint` on
+the synthetic test split (the same images for every cell; MPJPE and PA-MPJPE on the 14 LSP joints
+with the hip-midpoint root = the DecoMR convention, per-vertex error, segmentation). The outcome
+goes to ``table5_cell.json`` in the run folder. Calling again skips finished cells, resumes an
+interrupted run from its ``last.pt``, and restarts a run whose budget changed since.
+
+Budgets (:mod:`decomr.experiments.budgets`): ``quick`` (smoke test), ``cpu`` (this 2-core
+machine, 2-5 minutes a run), ``gpu`` (one H100, about 25 minutes, in 10-minute commands).
+
+**The GPU grid, exactly.** The GPU machine has neither ``anny`` nor ``roma`` nor ``trimesh``:
+carry their wheels (the anny wheel holds its data). Once, here, in the repository root::
+
+    echo /.whl/ >> .git/info/exclude
+    python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+        --platform manylinux2014_x86_64 -d .whl anny==0.6.2 roma==1.8.0 trimesh==5.2.0
+
+then the same device command (``carry: [".whl", "runs/table5/gpu"]`` once results exist, at most
+10 minutes) until it prints ``grid complete``. It trains as many runs as fit in 8 minutes (the
+decisive pair first), draws Figures 7-9 once the pair is done, and brings back the small results::
+
+    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl \
+      && export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 \
+      && python3 -m decomr reproduce table5 --budget gpu --max-minutes 8 \
+      && python3 -m decomr reproduce figures --budget gpu; \
+      tar czf $OUT/table5_gpu.tgz runs/table5/gpu/*/*/table5_cell.json runs/table5/gpu/*/*/eval \
+      figures/table5.* figures/fig[789]_*.png
+
+Here, after each command: ``tar xzf <files_at>/table5_gpu.tgz`` (the next command carries the
+finished runs' results, so a fresh machine skips them; a run cut by the time limit restarts), and
+at the end ``decomr reproduce table5 --budget gpu --report-only``.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import yaml
+
+from decomr.experiments.budgets import Budget, get_budget
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "TABLE5_ATLASES",
+    "TABLE5_INPUTS",
+    "DECISIVE_INPUT",
+    "PaperRow",
+    "PAPER_TABLE5",
+    "CellSpec",
+    "CellResult",
+    "Table5Result",
+    "table5_run_root",
+    "grid_cells",
+    "cell_config",
+    "run_cell",
+    "run_table5",
+    "load_table5",
+    "RESULT_FILE",
+]
+
+#: Table 5's rows in the paper's order: LNet input besides the reference location map.
+TABLE5_INPUTS: tuple[str, ...] = ("global", "local", "local+global", "pixels+global")
+#: Table 5's blocks in the paper's order: the body's own ("SMPL default") UV map, then ours.
+TABLE5_ATLASES: tuple[str, ...] = ("default", "continuous")
+#: The row whose two atlases make the decisive comparison (the paper's model vs the default UV).
+DECISIVE_INPUT = "local+global"
+#: The outcome of a cell, in its run folder.
+RESULT_FILE = "table5_cell.json"
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    """One row of the paper's Table 5: H36M joint errors in mm (protocols 1 and 2)."""
+
+    p1_mpjpe: float
+    p2_mpjpe: float
+    p1_pa_mpjpe: float
+    p2_pa_mpjpe: float
+
+
+#: The paper's Table 5, by (atlas, LNet input); "default" = the SMPL default UV map.
+PAPER_TABLE5: dict[tuple[str, str], PaperRow] = {
+    ("default", "global"): PaperRow(72.1, 68.9, 51.9, 49.1),
+    ("default", "local"): PaperRow(71.9, 69.6, 47.4, 44.8),
+    ("default", "local+global"): PaperRow(65.0, 61.7, 45.1, 42.6),
+    ("default", "pixels+global"): PaperRow(65.0, 63.2, 46.5, 44.7),
+    ("continuous", "global"): PaperRow(69.5, 67.7, 49.4, 47.1),
+    ("continuous", "local"): PaperRow(69.8, 68.4, 44.6, 42.3),
+    ("continuous", "local+global"): PaperRow(62.7, 60.6, 42.2, 39.3),
+    ("continuous", "pixels+global"): PaperRow(63.2, 61.0, 45.5, 42.6),
+}
+
+
+# ------------------------------------------------------------------------------------------------
+# The grid
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, order=True)
+class CellSpec:
+    """One training run of the grid: a UV atlas, an LNet input (Table 5's row) and a seed."""
+
+    atlas: str
+    lnet_input: str
+    seed: int
+
+    def __post_init__(self) -> None:
+        if self.atlas not in TABLE5_ATLASES:
+            raise ValueError(f"atlas: expected one of {TABLE5_ATLASES}, got {self.atlas!r}")
+        if self.lnet_input not in TABLE5_INPUTS:
+            raise ValueError(f"lnet_input: expected one of {TABLE5_INPUTS}, got {self.lnet_input!r}")
+
+    @property
+    def cell(self) -> tuple[str, str]:
+        """(atlas, lnet_input): the table cell, over seeds."""
+        return self.atlas, self.lnet_input
+
+    @property
+    def folder(self) -> str:
+        """``<atlas>_<input>/seed<k>`` with ``+`` spelled ``_`` (``continuous_local_global/seed0``)."""
+        return f"{self.atlas}_{self.lnet_input.replace('+', '_')}/seed{self.seed}"
+
+    def __str__(self) -> str:
+        return f"{self.atlas}/{self.lnet_input}/seed{self.seed}"
+
+
+def table5_run_root(budget: str | Budget) -> Path:
+    """``runs/table5/<budget>`` at the repository root."""
+    from decomr.paths import REPO_ROOT
+
+    return REPO_ROOT / "runs" / "table5" / get_budget(budget).name
+
+
+def grid_cells(budget: str | Budget, seeds: Sequence[int] | None = None, decisive_seeds: Sequence[int] | None = None,
+               atlases: Sequence[str] = TABLE5_ATLASES, inputs: Sequence[str] = TABLE5_INPUTS) -> list[CellSpec]:
+    """The runs of a grid, seed by seed; within a seed the decisive pair (both atlases with
+    ``local+global``) comes first, so that a partial grid already holds the main comparison.
+
+    Args:
+        budget: budget name or :class:`Budget`.
+        seeds: seeds of every cell (default: the budget's).
+        decisive_seeds: extra seeds for the decisive pair only — both atlases with the
+            ``local+global`` input, when both are in the grid (default: the budget's).
+        atlases, inputs: a sub-grid (default: the whole of Table 5).
+
+    Raises:
+        ValueError: unknown atlas/input, or no seed.
+    """
+    b = get_budget(budget)
+    seeds = tuple(b.seeds if seeds is None else seeds)
+    extra = tuple(b.decisive_seeds if decisive_seeds is None else decisive_seeds)
+    if not seeds:
+        raise ValueError("seeds: expected at least one seed")
+    for name, values, allowed in (("atlases", atlases, TABLE5_ATLASES), ("inputs", inputs, TABLE5_INPUTS)):
+        bad = [v for v in values if v not in allowed]
+        if bad or not values:
+            raise ValueError(f"{name}: expected a non-empty subset of {allowed}, got {tuple(values)}")
+    order = sorted(inputs, key=lambda i: i != DECISIVE_INPUT)  # stable: the decisive input first
+    cells = [CellSpec(a, i, int(s)) for s in seeds for i in order[:1] for a in atlases]
+    cells += [CellSpec(a, i, int(s)) for s in seeds for a in atlases for i in order[1:]]
+    if DECISIVE_INPUT in inputs:
+        cells += [CellSpec(a, DECISIVE_INPUT, int(s)) for s in extra if s not in seeds for a in atlases]
+    return cells
+
+
+def cell_config(budget: str | Budget, spec: CellSpec, root: str | Path | None = None,
+                extra_overrides: Sequence[str] = ()) -> Any:
+    """The :class:`~decomr.train.TrainConfig` of one run: the budget's overrides of
+    :meth:`TrainConfig.quick`, then the cell's atlas, LNet input, seed and folder."""
+    from decomr.train import TrainConfig, apply_overrides
+
+    b = get_budget(budget)
+    root = Path(root) if root is not None else table5_run_root(b)
+    name = f"table5_{b.name}_{spec.folder.replace('/', '_')}"
+    return apply_overrides(TrainConfig.quick(), [
+        *b.overrides, f"model.atlas={spec.atlas}", f"model.lnet_input={spec.lnet_input}", f"train.seed={spec.seed}",
+        f"train.out_dir={root / spec.folder}", f"name={name}", *extra_overrides,
+    ])
+
+
+# ------------------------------------------------------------------------------------------------
+# One cell
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class CellResult:
+    """The outcome of one run of the grid.
+
+    Attributes:
+        spec: atlas, LNet input, seed.
+        status: ``"done"`` (trained and evaluated by this call), ``"cached"`` (finished earlier,
+            skipped), ``"interrupted"`` (stopped by the time limit; call again to resume) or
+            ``"pending"`` (not started: no time left).
+        metrics: synthetic test-split metrics (empty unless done/cached): ``mpjpe``,
+            ``pa_mpjpe``, ``pve`` (mm), ``mask_iou``, ``uv_error``, ``fb_acc``, ``fb_f1``,
+            ``parts_acc``, ``parts_f1`` (see :func:`decomr.eval.evaluate.evaluate_checkpoint`).
+        run_dir: the run folder.
+        step, total_steps: optimiser steps done / planned.
+        train_seconds: wall time of training (all calls together), eval_seconds: of the evaluation.
+        num_test: test samples evaluated.
+    """
+
+    spec: CellSpec
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    run_dir: Path = Path(".")
+    step: int = 0
+    total_steps: int = 0
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    num_test: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "cached")
+
+
+def _spec_record(budget: Budget, spec: CellSpec) -> dict[str, Any]:
+    """What defines a run; a finished run whose record differs is stale and retrained."""
+    return {"budget": budget.name, "overrides": list(budget.overrides), "test_size": budget.test_size,
+            "atlas": spec.atlas, "lnet_input": spec.lnet_input, "seed": spec.seed}
+
+
+def _read_result(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _result_from_record(record: dict[str, Any], run_dir: Path, status: str) -> CellResult:
+    s = record["spec"]
+    return CellResult(spec=CellSpec(s["atlas"], s["lnet_input"], int(s["seed"])), status=status,
+                      metrics={k: float(v) for k, v in record["metrics"].items()}, run_dir=run_dir,
+                      step=int(record["step"]), total_steps=int(record["total_steps"]),
+                      train_seconds=float(record["train_seconds"]), eval_seconds=float(record["eval_seconds"]),
+                      num_test=int(record["num_test"]))
+
+
+def _same_experiment(run_dir: Path, config: Any) -> bool:
+    """Whether the run folder's config.yaml trains the same model on the same data as ``config``."""
+    try:
+        saved = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    except OSError:
+        return False
+    now = config.to_dict()
+    return all(saved.get(k) == now[k] for k in ("body", "model", "loss", "data"))
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def run_cell(budget: str | Budget, spec: CellSpec, root: str | Path | None = None, *, resume: bool = True,
+             max_minutes: float | None = None, progress: bool = False) -> CellResult:
+    """Train (or resume, or skip) one run of the grid, then evaluate it on the synthetic test split.
+
+    Args:
+        budget: budget name or :class:`Budget`.
+        spec: the cell and seed.
+        root: the grid's folder (default ``runs/table5/<budget>``).
+        resume: skip a finished run and resume an interrupted one from ``last.pt``; False trains
+            from scratch (the folder's logs and checkpoints are replaced).
+        max_minutes: stop training cleanly after this many minutes (``train.max_minutes``; the
+            run is then ``"interrupted"`` and the next call resumes it).
+        progress: tqdm bar of the training steps.
+
+    Returns:
+        :class:`CellResult`.
+    """
+    from decomr.eval.evaluate import evaluate_checkpoint
+    from decomr.paths import atomic_write_bytes
+    from decomr.train import train
+
+    b = get_budget(budget)
+    extra = [f"train.max_minutes={max_minutes}"] if max_minutes else []
+    config = cell_config(b, spec, root, extra)
+    run_dir = config.run_dir
+    result_path = run_dir / RESULT_FILE
+    record = _spec_record(b, spec)
+    previous = _read_result(result_path)
+    if resume and previous is not None:
+        if previous.get("record") == record:
+            logger.info("table5 %s: finished earlier, skipped (%s)", spec, result_path)
+            return _result_from_record(previous, run_dir, "cached")
+        warnings.warn(f"table5 {spec}: {result_path} was made with another budget definition; retraining",
+                      stacklevel=2)
+    if result_path.exists():
+        result_path.unlink()
+    fresh = not resume or not (run_dir / "last.pt").exists() or not _same_experiment(run_dir, config)
+    if resume and not fresh:
+        logger.info("table5 %s: resuming %s", spec, run_dir / "last.pt")
+    elif resume and (run_dir / "last.pt").exists():
+        warnings.warn(f"table5 {spec}: {run_dir} holds a run of another configuration; training from scratch",
+                      stacklevel=2)
+    seconds_before = 0.0
+    timing = run_dir / "table5_train_seconds.json"
+    if not fresh and timing.exists():
+        seconds_before = float(json.loads(timing.read_text()).get("seconds", 0.0))
+    start = time.perf_counter()
+    out = train(config, resume=not fresh, progress=progress)
+    train_seconds = seconds_before + time.perf_counter() - start
+    atomic_write_bytes(timing, json.dumps({"seconds": train_seconds}).encode())
+    if not out.finished:
+        logger.info("table5 %s: stopped at step %d/%d (time limit); call again to resume", spec, out.step,
+                    out.total_steps)
+        return CellResult(spec, "interrupted", run_dir=run_dir, step=out.step, total_steps=out.total_steps,
+                          train_seconds=train_seconds)
+    start = time.perf_counter()
+    device = b.device
+    with _threads(config.train.cpu_threads):
+        report = evaluate_checkpoint(run_dir / "last.pt", "synthetic", out_dir=run_dir / "eval",
+                                     batch_size=b.eval_batch_size, device=device, synthetic_size=b.test_size,
+                                     num_workers=b.eval_workers)
+    eval_seconds = time.perf_counter() - start
+    payload = {"record": record, "spec": dataclasses.asdict(spec), "metrics": report.metrics, "step": out.step,
+               "total_steps": out.total_steps, "train_seconds": train_seconds, "eval_seconds": eval_seconds,
+               "num_test": report.num_samples, "config": config.to_dict()}
+    atomic_write_bytes(result_path, (json.dumps(payload, indent=2, default=float) + "\n").encode())
+    logger.info("table5 %s: MPJPE %.1f, PA-MPJPE %.1f, PVE %.1f mm (train %.0f s, eval %.0f s)", spec,
+                report.metrics.get("mpjpe", math.nan), report.metrics.get("pa_mpjpe", math.nan),
+                report.metrics.get("pve", math.nan), train_seconds, eval_seconds)
+    return _result_from_record(payload, run_dir, "done")
+
+
+# ------------------------------------------------------------------------------------------------
+# The whole grid
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class Table5Result:
+    """All runs of a grid (finished or not).
+
+    Attributes:
+        budget: the :class:`Budget`.
+        root: the grid's folder.
+        cells: one :class:`CellResult` per run.
+    """
+
+    budget: Budget
+    root: Path
+    cells: list[CellResult]
+
+    @property
+    def finished(self) -> list[CellResult]:
+        return [c for c in self.cells if c.finished]
+
+    @property
+    def complete(self) -> bool:
+        """Every run of the grid finished."""
+        return bool(self.cells) and all(c.finished for c in self.cells)
+
+    def values(self, atlas: str, lnet_input: str, metric: str) -> dict[int, float]:
+        """seed -> value of ``metric`` for one cell (finished runs only)."""
+        return {c.spec.seed: c.metrics[metric] for c in self.finished
+                if c.spec.cell == (atlas, lnet_input) and metric in c.metrics}
+
+    def summary(self) -> dict[tuple[str, str], Any]:
+        """(atlas, input) -> :class:`~decomr.experiments.table5_report.CellSummary` (mean ± std over seeds)."""
+        from decomr.experiments.table5_report import summarize
+
+        return summarize(self)
+
+
+def run_table5(budget: str | Budget = "quick", seeds: Sequence[int] | None = None, out_dir: str | Path | None = None,
+               resume: bool = True, *, decisive_seeds: Sequence[int] | None = None,
+               atlases: Sequence[str] = TABLE5_ATLASES, inputs: Sequence[str] = TABLE5_INPUTS,
+               max_minutes: float | None = None, report_dir: str | Path | None = None, write_report: bool = True,
+               progress: bool = True) -> Table5Result:
+    """Train and evaluate the Table 5 grid (2 atlases x 4 LNet inputs) with one budget and seeds.
+
+    Args:
+        budget: ``"quick"``, ``"cpu"``, ``"gpu"`` (:data:`~decomr.experiments.budgets.BUDGETS`) or a
+            :class:`Budget`.
+        seeds: seeds of every cell (default: the budget's).
+        out_dir: the grid's folder (default ``runs/table5/<budget>``).
+        resume: skip finished runs and resume interrupted ones (False: retrain everything).
+        decisive_seeds: extra seeds of the decisive pair (continuous vs default, ``local+global``;
+            default: the budget's; ``()`` for none).
+        atlases, inputs: run a sub-grid only (e.g. the decisive pair).
+        max_minutes: wall-clock limit for this call: the running run stops cleanly with a
+            checkpoint and the remaining ones are left ``"pending"`` (call again to continue).
+        report_dir: where ``table5.md`` and ``table5.png`` go (default: ``figures/`` for the
+            ``cpu`` and ``gpu`` budgets, the grid's folder for ``quick``, so that a smoke test
+            never replaces real results).
+        write_report: write them (once at least one run has finished).
+        progress: a tqdm bar over the runs.
+
+    Returns:
+        :class:`Table5Result` (``.summary()``, ``.complete``).
+
+    Raises:
+        ValueError: unknown budget, atlas or input.
+        RuntimeError: the ``gpu`` budget without CUDA.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    b = get_budget(budget)
+    if b.device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"budget {b.name!r} trains on CUDA, which is not available here; use budget 'cpu'")
+    root = Path(out_dir) if out_dir is not None else table5_run_root(b)
+    cells = grid_cells(b, seeds, decisive_seeds, atlases, inputs)
+    deadline = time.perf_counter() + 60 * max_minutes if max_minutes else None
+    results: list[CellResult] = []
+    bar = tqdm(cells, desc=f"table5 {b.name}", unit="run", disable=not progress)
+    for spec in bar:
+        bar.set_postfix_str(str(spec))
+        limit = None
+        if deadline is not None:
+            limit = (deadline - time.perf_counter()) / 60 - _EVAL_MARGIN_MINUTES
+            if limit < _MIN_RUN_MINUTES and not _is_finished(b, spec, root, resume):
+                results.append(CellResult(spec, "pending", run_dir=root / spec.folder))
+                continue
+        results.append(run_cell(b, spec, root, resume=resume, max_minutes=limit))
+    result = Table5Result(budget=b, root=root, cells=results)
+    if write_report and result.finished:
+        from decomr.experiments.table5_report import write_table5_report
+
+        write_table5_report(result, report_dir if report_dir is not None else _default_report_dir(b, root))
+    pending = [str(c.spec) for c in results if not c.finished]
+    if pending:
+        logger.info("table5 %s: %d runs not finished (%s); run the same command again to continue", b.name,
+                    len(pending), ", ".join(pending))
+    return result
+
+
+_EVAL_MARGIN_MINUTES = 0.75  # kept free for the evaluation of the run in progress
+_MIN_RUN_MINUTES = 0.5  # do not start a run with less time than this
+
+
+def _is_finished(budget: Budget, spec: CellSpec, root: Path, resume: bool) -> bool:
+    record = _read_result(root / spec.folder / RESULT_FILE)
+    return resume and record is not None and record.get("record") == _spec_record(budget, spec)
+
+
+def _default_report_dir(budget: Budget, root: Path) -> Path:
+    from decomr.paths import figures_dir
+
+    return root if budget.name == "quick" else figures_dir()
+
+
+def load_table5(budget: str | Budget, out_dir: str | Path | None = None) -> Table5Result:
+    """The finished runs of a grid, read from their ``table5_cell.json`` (nothing is trained).
+
+    Runs made with another definition of the budget are left out (with a warning).
+
+    Args:
+        budget: budget name or :class:`Budget`.
+        out_dir: the grid's folder (default ``runs/table5/<budget>``).
+
+    Returns:
+        :class:`Table5Result` whose cells are all ``"cached"`` (empty if nothing ran yet).
+    """
+    b = get_budget(budget)
+    root = Path(out_dir) if out_dir is not None else table5_run_root(b)
+    cells = []
+    for path in sorted(root.glob(f"*/seed*/{RESULT_FILE}")):
+        record = _read_result(path)
+        if record is None:
+            continue
+        spec = CellSpec(**record["spec"])
+        if record.get("record") != _spec_record(b, spec):
+            warnings.warn(f"{path}: made with another definition of budget {b.name!r}; left out", stacklevel=2)
+            continue
+        cells.append(_result_from_record(record, path.parent, "cached"))
+    cells.sort(key=lambda c: (c.spec.seed, TABLE5_ATLASES.index(c.spec.atlas), TABLE5_INPUTS.index(c.spec.lnet_input)))
+    return Table5Result(budget=b, root=root, cells=cells)

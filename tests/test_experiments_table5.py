@@ -1,0 +1,217 @@
+"""Tests for decomr.experiments.{budgets, table5, table5_report}: the Table 5 grid runs end to end
+on the quick budget (a 2-cell sub-grid; the notebook covers all 8 cells), finished runs are skipped,
+interrupted ones resume, the report holds every row with the paper's numbers, and the orderings and
+statistics match independent computations."""
+from __future__ import annotations
+
+import logging
+import statistics
+from pathlib import Path
+
+import pytest
+import torch
+
+from decomr.cli import main as cli_main
+from decomr.eval.evaluate import PAPER_NUMBERS
+from decomr.experiments.budgets import BUDGETS, Budget, get_budget
+from decomr.experiments.cli import reproduce_main
+from decomr.experiments.table5 import (PAPER_TABLE5, RESULT_FILE, TABLE5_ATLASES, TABLE5_INPUTS, CellResult, CellSpec,
+                                       Table5Result, cell_config, grid_cells, load_table5, run_cell, run_table5)
+from decomr.experiments.table5_report import check_orderings, compare_pair, summarize, table5_markdown
+from tests.train_helpers import one_thread  # noqa: F401 (autouse)
+
+
+# ------------------------------------------------------------------------------------------------
+# Budgets, cells, configs
+# ------------------------------------------------------------------------------------------------
+def test_bad_budget_names_fail_clearly():
+    with pytest.raises(ValueError, match=r"budget: expected one of \('quick', 'cpu', 'gpu'\), got 'huge'"):
+        get_budget("huge")
+    with pytest.raises(ValueError, match="budget: expected one of"):
+        grid_cells("fast")
+    with pytest.raises(ValueError, match="budget: expected one of"):
+        run_table5("tiny")
+    with pytest.raises(SystemExit) as exc:  # argparse rejects it before anything runs
+        cli_main(["reproduce", "table5", "--budget", "huge"])
+    assert exc.value.code == 2
+    with pytest.raises(ValueError, match="the grid sets atlas"):
+        Budget("x", ("model.atlas=default",), (0,), (), 4, 4, "cpu", "")
+    assert get_budget(BUDGETS["cpu"]) is BUDGETS["cpu"]
+
+
+def test_grid_cells_and_configs(tmp_path):
+    quick = grid_cells("quick")
+    assert len(quick) == 8 and len(set(quick)) == 8
+    assert {c.cell for c in quick} == {(a, i) for a in TABLE5_ATLASES for i in TABLE5_INPUTS}
+    cpu = grid_cells("cpu")  # every cell with seed 0, then the decisive pair with seeds 1 and 2
+    assert len(cpu) == 8 + 2 * len(BUDGETS["cpu"].decisive_seeds)
+    assert {c.cell for c in cpu[8:]} == {("continuous", "local+global"), ("default", "local+global")}
+    assert len(grid_cells("cpu", seeds=[0, 1], decisive_seeds=[1, 2, 3])) == 16 + 2 * 2
+    assert grid_cells("quick", atlases=["continuous"], inputs=["global"]) == [CellSpec("continuous", "global", 0)]
+    with pytest.raises(ValueError, match="atlases: expected a non-empty subset"):
+        grid_cells("quick", atlases=["smpl"])
+    with pytest.raises(ValueError, match="lnet_input: expected one of"):
+        CellSpec("default", "pixels", 0)
+    spec = CellSpec("default", "pixels+global", 3)
+    config = cell_config("cpu", spec, tmp_path)
+    assert config.model.atlas == config.data.synthetic.atlas == "default"
+    assert config.model.lnet_input == "pixels+global" and config.train.seed == 3
+    assert config.run_dir == tmp_path / "default_pixels_global" / "seed3"
+    # Every cell of a budget trains the same way: only atlas, input and seed differ.
+    other = cell_config("cpu", CellSpec("continuous", "global", 3), tmp_path).to_dict()
+    mine = config.to_dict()
+    assert mine["train"] | {"out_dir": ""} == other["train"] | {"out_dir": ""}
+    assert mine["data"]["synthetic"] | {"atlas": ""} == other["data"]["synthetic"] | {"atlas": ""}
+    assert {k for k in mine["model"] if mine["model"][k] != other["model"][k]} == {"atlas", "lnet_input"}
+
+
+def test_paper_table5_agrees_with_the_evaluation_reports():
+    assert len(PAPER_TABLE5) == 8
+    ours = PAPER_TABLE5[("continuous", "local+global")]
+    assert ours.p1_mpjpe == PAPER_NUMBERS["h36m-p1"]["decomr/mpjpe"]
+    assert ours.p1_pa_mpjpe == PAPER_NUMBERS["h36m-p1"]["decomr/pa_mpjpe"]
+    assert (ours.p2_mpjpe, ours.p2_pa_mpjpe) == (PAPER_NUMBERS["h36m-p2"]["decomr/mpjpe"],
+                                                 PAPER_NUMBERS["h36m-p2"]["decomr/pa_mpjpe"])
+
+
+# ------------------------------------------------------------------------------------------------
+# Orderings and statistics (no training)
+# ------------------------------------------------------------------------------------------------
+def _naive_orderings(v):
+    """The four conclusions written out by hand (errors: lower is better)."""
+    a = TABLE5_ATLASES
+    return [
+        all(v[(x, "local")] < v[(x, "global")] for x in a),
+        all(v[(x, "local+global")] < v[(x, o)] for x in a for o in ("global", "local", "pixels+global")),
+        all(v[(x, "local+global")] < v[(x, "pixels+global")] for x in a),
+        all(v[("continuous", i)] < v[("default", i)] for i in TABLE5_INPUTS),
+    ]
+
+
+def test_orderings_match_a_naive_check_on_the_paper_and_random_tables():
+    for column in ("p1_mpjpe", "p2_mpjpe", "p1_pa_mpjpe", "p2_pa_mpjpe"):
+        values = {cell: getattr(row, column) for cell, row in PAPER_TABLE5.items()}
+        assert [o.holds for o in check_orderings(values)] == _naive_orderings(values), column
+    assert [o.holds for o in check_orderings({c: r.p2_pa_mpjpe for c, r in PAPER_TABLE5.items()})] == [True] * 4
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        values = {cell: float(x) for cell, x in zip(PAPER_TABLE5, torch.rand(8, generator=g) * 10 + 40)}
+        assert [o.holds for o in check_orderings(values)] == _naive_orderings(values)
+    partial = {("continuous", "local+global"): 40.0, ("default", "local+global"): 45.0}
+    marks = [o.holds for o in check_orderings(partial)]
+    assert marks == [None, None, None, None]
+    failing = {**partial, ("continuous", "global"): 50.0, ("default", "global"): 44.0}
+    assert check_orderings(failing)[3].holds is False  # a failure wins over missing cells
+
+
+def _fake_grid(seeds=(0, 1, 2)) -> Table5Result:
+    g = torch.Generator().manual_seed(1)
+    cells = []
+    for atlas in TABLE5_ATLASES:
+        for k, lnet_input in enumerate(TABLE5_INPUTS):
+            for s in seeds:
+                base = 100.0 - 5 * k - (3 if atlas == "continuous" else 0)
+                noise = torch.randn(3, generator=g).tolist()
+                metrics = {"mpjpe": base + noise[0], "pa_mpjpe": base / 2 + noise[1], "pve": base * 1.2 + noise[2]}
+                cells.append(CellResult(CellSpec(atlas, lnet_input, s), "cached", metrics, Path("runs/x"), 10, 10,
+                                        1.0, 1.0, 16))
+    return Table5Result(BUDGETS["cpu"], Path("runs/x"), cells)
+
+
+def test_summary_and_pair_statistics_match_statistics_module():
+    result = _fake_grid()
+    summary = summarize(result)
+    assert len(summary) == 8
+    s = summary[("default", "local")]
+    vals = [c.metrics["pa_mpjpe"] for c in result.cells if c.spec.cell == ("default", "local")]
+    assert s.mean("pa_mpjpe") == pytest.approx(statistics.fmean(vals))
+    assert s.std("pa_mpjpe") == pytest.approx(statistics.stdev(vals))
+    assert s.fmt("pa_mpjpe").endswith("(3)") and "±" in s.fmt("pa_mpjpe")
+    pair = compare_pair(result, "mpjpe")
+    cont = {c.spec.seed: c.metrics["mpjpe"] for c in result.cells if c.spec.cell == ("continuous", "local+global")}
+    dflt = {c.spec.seed: c.metrics["mpjpe"] for c in result.cells if c.spec.cell == ("default", "local+global")}
+    diffs = [dflt[k] - cont[k] for k in (0, 1, 2)]
+    assert pair.paired == (0, 1, 2) and pair.diff_mean == pytest.approx(statistics.fmean(diffs))
+    assert pair.diff_std == pytest.approx(statistics.stdev(diffs)) and pair.wins == sum(d > 0 for d in diffs)
+    assert "continuous better in" in pair.sentence()
+
+
+def test_markdown_has_every_row_and_the_paper_numbers():
+    md = table5_markdown(_fake_grid())
+    for atlas in TABLE5_ATLASES:
+        for lnet_input, label in zip(TABLE5_INPUTS, ("F_G |", "F_L |", "F_G + F_L |", "F_G + raw pixels |")):
+            row = PAPER_TABLE5[(atlas, lnet_input)]
+            line = next(ln for ln in md.splitlines() if ln.startswith(f"| {'SMPL default' if atlas == 'default' else 'continuous'} / {atlas} | {label}"))
+            for value in (row.p1_mpjpe, row.p2_mpjpe, row.p1_pa_mpjpe, row.p2_pa_mpjpe):
+                assert f"| {value:.1f} |" in line
+            assert "±" in line and "(3)" in line
+    for claim in ("local features beat", "local + global is the best", "raw pixels", "continuous UV map beats"):
+        assert claim in md
+    assert "## The decisive pair" in md and "over 3 paired seeds" in md
+    assert "## Every run" in md and md.count("| cached |") == 0  # statuses are not printed, runs are
+
+
+# ------------------------------------------------------------------------------------------------
+# The quick grid, end to end (2 cells x 1 seed)
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def quick_grid(tmp_path_factory):
+    root = tmp_path_factory.mktemp("table5")
+    result = run_table5("quick", out_dir=root / "runs", inputs=["local+global"], report_dir=root / "report",
+                        progress=False)
+    return root, result
+
+
+def test_quick_grid_trains_evaluates_and_reports(quick_grid):
+    root, result = quick_grid
+    assert [c.status for c in result.cells] == ["done", "done"] and result.complete
+    for c in result.cells:
+        assert c.step == c.total_steps == 6 and c.num_test == BUDGETS["quick"].test_size
+        for key in ("mpjpe", "pa_mpjpe", "pve", "mask_iou", "fb_acc", "parts_f1"):
+            assert key in c.metrics, key
+        assert (c.run_dir / RESULT_FILE).is_file() and (c.run_dir / "last.pt").is_file()
+    md = (root / "report" / "table5.md").read_text()
+    assert (root / "report" / "table5.png").stat().st_size > 10_000
+    assert md.count("| SMPL default / default |") == 4 and md.count("| continuous / continuous |") == 4
+    assert "39.3" in md and "72.1" in md and "Budget `quick`" in md
+    assert "Yardstick: the template body" in md and "Resolution floor" in md
+    loaded = load_table5("quick", root / "runs")
+    assert {c.spec for c in loaded.cells} == {c.spec for c in result.cells}
+    assert loaded.values("continuous", "local+global", "mpjpe") == result.values("continuous", "local+global", "mpjpe")
+
+
+def test_finished_runs_are_skipped(quick_grid, caplog):
+    root, result = quick_grid
+    stamps = {c.spec: (c.run_dir / "last.pt").stat().st_mtime_ns for c in result.cells}
+    with caplog.at_level(logging.INFO, logger="decomr.experiments.table5"):
+        again = run_table5("quick", out_dir=root / "runs", inputs=["local+global"], write_report=False, progress=False)
+    assert [c.status for c in again.cells] == ["cached", "cached"]
+    assert {c.spec: (c.run_dir / "last.pt").stat().st_mtime_ns for c in again.cells} == stamps
+    assert "finished earlier, skipped" in caplog.text
+    assert again.values("default", "local+global", "pve") == result.values("default", "local+global", "pve")
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, caplog):
+    spec = CellSpec("continuous", "global", 0)
+    first = run_cell("quick", spec, tmp_path, max_minutes=1e-6)  # stops after the first step
+    assert first.status == "interrupted" and 0 < first.step < first.total_steps
+    assert not (first.run_dir / RESULT_FILE).exists() and (first.run_dir / "last.pt").exists()
+    with caplog.at_level(logging.INFO, logger="decomr.experiments.table5"):
+        second = run_cell("quick", spec, tmp_path)
+    assert second.status == "done" and second.step == second.total_steps
+    assert "resuming" in caplog.text
+    # A run whose budget definition changed is retrained, not reused.
+    path = second.run_dir / RESULT_FILE
+    path.write_text(path.read_text().replace('"test_size": 8', '"test_size": 9'))
+    with pytest.warns(UserWarning, match="another budget definition"):
+        third = run_cell("quick", spec, tmp_path)
+    assert third.status == "done"
+
+
+def test_cli_report_only(quick_grid, tmp_path, capsys):
+    root, _ = quick_grid
+    assert reproduce_main(["table5", "--budget", "quick", "--out", str(root / "runs"), "--report-only",
+                           "--report-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "table5.md").is_file() and "wrote" in capsys.readouterr().out
+    assert reproduce_main(["table5", "--budget", "quick", "--out", str(tmp_path / "none"), "--report-only"]) == 2
+    assert "no finished run" in capsys.readouterr().err
