@@ -9,13 +9,13 @@ eight variants of Table 5 see the same data, the same number of images and the s
 budget     what it is for
 =========  =========================================================================================
 ``quick``  tests and notebook 07 in quick mode: a tiny model for a few steps (the whole grid in
-           about 2 minutes on a 2-core CPU). It checks the pipeline; its numbers mean nothing.
-``cpu``    the grid on this 2-core CPU in about 20 minutes (2-3 minutes a run; 30 more for the extra
-           seeds): ResNet-18 on 64 px crops, 64 px location maps, 300 steps of batch 16 per run, seed
-           0 for every cell and seeds 1, 2 more for the decisive pair (continuous vs default atlas,
-           local + global input). Measured here: after 4,800 images every variant still sits near
-           the template body (the mean-pose plateau); it checks the grid at a real size, it cannot
-           separate the variants.
+           under a minute on a 2-core CPU). It checks the pipeline; its numbers mean nothing.
+``cpu``    the grid on this 2-core CPU: ResNet-18 on 64 px crops, 64 px location maps, 300 steps of
+           batch 16 per run, seed 0 for every cell and seeds 1, 2 more for the decisive pair
+           (continuous vs default atlas, local + global input). Measured here on a CPU shared with
+           other jobs: 2-5 minutes a run, 46 minutes for all 12 runs (the 8-cell grid alone about 20-30).
+           After 4,800 images every variant is still on the mean-pose plateau (PA-MPJPE worse than
+           the template body): the grid runs at a real size but cannot separate the LNet inputs.
 ``gpu``    one H100: the quick architecture on 128 px crops with 128 px location maps (the
            paper's map size), batch 128, 250 + 1000 steps per run (about 2 minutes each at the
            ~1,300 images/s assumed), 3 seeds for the decisive pair; resumable in 9-minute chunks.

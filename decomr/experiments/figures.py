@@ -314,9 +314,8 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
             a.set_xticks([])
             a.set_yticks([])
         e = errors[atlas]
-        ax[0].set_ylabel(f"{atlas} UV map", fontsize=9)
-        ax[3].text(0.02, 0.02, f"pool: borders {e['border_mm']:.1f} / elsewhere {e['interior_mm']:.1f} mm",
-                   transform=ax[3].transAxes, fontsize=6)
+        ax[0].set_ylabel(f"{atlas} UV map\n{result.pool} images: borders {e['border_mm']:.1f} mm,\n"
+                         f"elsewhere {e['interior_mm']:.1f} mm", fontsize=8)
     ax = axes[2]  # the ground truth, for reference
     ax[0].imshow(iuv_rgb(gt["iuv"][index]))
     ax[0].set_title("ground-truth IUV (continuous)", fontsize=8)
