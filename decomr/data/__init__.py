@@ -14,7 +14,7 @@ Names are imported lazily on first use (``from decomr.data import SyntheticDatas
 """
 from __future__ import annotations
 
-import importlib
+from decomr._lazy import lazy_exports
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "decomr.data.crop": (
@@ -48,18 +48,4 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "decomr.data.render_gt": ("render_gt_iuv", "RenderGTSummary", "fit_weak_perspective_pixels"),
     "decomr.data.iuv_files": ("load_iuv_png", "save_iuv_png"),
 }
-_LAZY: dict[str, str] = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'decomr.data' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_LAZY))
+__all__, __getattr__, __dir__ = lazy_exports("decomr.data", globals(), _EXPORTS)

@@ -20,7 +20,7 @@ Names are imported lazily (``import decomr.experiments`` stays light).
 """
 from __future__ import annotations
 
-import importlib
+from decomr._lazy import lazy_exports
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "decomr.experiments.budgets": ("Budget", "BUDGETS", "get_budget"),
@@ -33,18 +33,4 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "decomr.experiments.figures": ("ContinuityResult", "FailureAnalysis", "fig7_continuity", "fig8_qualitative",
                                    "fig9_failures", "border_errors", "per_sample_errors", "make_figures"),
 }
-_LAZY: dict[str, str] = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'decomr.experiments' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_LAZY))
+__all__, __getattr__, __dir__ = lazy_exports("decomr.experiments", globals(), _EXPORTS)

@@ -19,7 +19,7 @@ Names are imported lazily (``import decomr.train`` stays light).
 """
 from __future__ import annotations
 
-import importlib
+from decomr._lazy import lazy_exports
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "decomr.train.config": ("TrainConfig", "OptimConfig", "DataConfig", "apply_overrides", "load_config",
@@ -33,18 +33,4 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
                                 "LoadedModel", "release_size_bytes"),
     "decomr.train.distributed": ("DistInfo", "init_distributed", "wrap_ddp"),
 }
-_LAZY: dict[str, str] = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'decomr.train' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_LAZY))
+__all__, __getattr__, __dir__ = lazy_exports("decomr.train", globals(), _EXPORTS)
