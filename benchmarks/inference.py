@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/inference.py              # about 2-3 minutes on a 2-core CPU
     .venv/bin/python benchmarks/inference.py --quick-only # the small models only
+    .venv/bin/python benchmarks/inference.py --big-photo --compare /tmp/old   # a 24 MP photo, end to end
 
 Models (random weights: latency does not depend on them):
 
@@ -148,6 +149,85 @@ def bench_predictor(body, atlases: dict) -> dict:
     return {"model": "quick@224", "image": [480, 640], "s_per_image": round(seconds, 5), "best_s_per_image": round(best, 5)}
 
 
+def make_big_photo(path: Path, size: tuple[int, int] = (4000, 6000)) -> Path:
+    """A (H, W) = 4000 x 6000 (24-megapixel) JPEG with a synthetic person filling its middle."""
+    from PIL import Image
+
+    from decomr.data.synthetic import SyntheticBatchGenerator, SyntheticConfig
+
+    person = SyntheticBatchGenerator(SyntheticConfig(image_size=224, iuv_size=56, test_size=1)).batch("test", [0])["image"]
+    h, w = size
+    rng = np.random.default_rng(0)
+    photo = (rng.random((h // 50, w // 50, 3)) * 255).astype(np.uint8)
+    photo = np.array(Image.fromarray(photo).resize((w, h), Image.BICUBIC))
+    side = int(0.9 * h)
+    crop = (person[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    crop = np.array(Image.fromarray(crop).resize((side, side), Image.BICUBIC))
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    photo[y0:y0 + side, x0:x0 + side] = crop
+    Image.fromarray(photo).save(path, quality=92)
+    return path
+
+
+def bench_big_photo(repo: Path, photo: Path, out_dir: Path, threads: int, checkpoint: Path) -> dict:
+    """`decomr predict PHOTO` end to end in a fresh process of ``repo``'s code: wall time and peak memory."""
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=str(repo), OMP_NUM_THREADS=str(threads))
+    # A wrapper process runs the command and reports its peak memory (RUSAGE_CHILDREN of the wrapper
+    # covers that one command only).
+    wrapper = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+               "sys.stderr.write(r.stderr); print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "decomr", "predict", str(photo),
+                           "--out", str(out_dir), "--no-progress", "--device", "cpu", "--checkpoint", str(checkpoint)],
+                          cwd=repo, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    rc, peak = (int(v) for v in proc.stdout.split()[-2:])
+    files = {p.name: p.stat().st_size for p in out_dir.iterdir()} if out_dir.is_dir() else {}
+    overlay = next((p for p in out_dir.glob("*_overlay.png")), None) if out_dir.is_dir() else None
+    row = {"repo": str(repo), "rc": rc, "seconds": round(seconds, 1), "peak_rss_mib": round(peak / 1024, 1),
+           "overlay_png_mib": round(files[overlay.name] / 2**20, 2) if overlay else None,
+           "stderr_tail": proc.stderr.strip().splitlines()[-3:]}
+    if overlay is not None:
+        from PIL import Image
+
+        row["overlay_size"] = list(Image.open(overlay).size)
+    print(f"  big photo ({repo}): {row['seconds']} s, peak {row['peak_rss_mib']} MiB, overlay "
+          f"{row.get('overlay_size')} {row['overlay_png_mib']} MiB, rc {rc}", flush=True)
+    return row
+
+
+def big_photo_main(args) -> int:
+    """``--big-photo``: a 6000 x 4000 photo end to end (this checkout, and optionally another one)."""
+    out = Path(args.out)
+    result = {"benchmark": "inference_big_photo", "image": [4000, 6000], "threads": args.threads,
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "load_average_start": [round(v, 2) for v in os.getloadavg()], "rows": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        photo = make_big_photo(Path(tmp) / "photo.jpg")
+        # The released model's architecture (configs/cpu.yaml) with random weights: time does not depend on them.
+        from decomr.predict import save_model_release
+        from decomr.train.config import load_config
+
+        cfg = load_config("cpu").model.replace(pretrained=None)
+        body = load_body("anny")
+        checkpoint = save_model_release(Path(tmp) / "model.pt", DecoMR(cfg, body, load_atlas(body, cfg.atlas)), body)
+        payload = torch.load(checkpoint, weights_only=True)
+        payload.pop("mesh_hash", None)  # older checkouts hash the mesh differently; the topology is the same
+        torch.save(payload, checkpoint)
+        result["model"] = "configs/cpu.yaml architecture (random weights)"
+        repos = [Path(r) for r in args.compare] + [REPO]  # each in its own process: peak memory is per run
+        for k, repo in enumerate(repos):
+            result["rows"].append(bench_big_photo(repo.resolve(), photo, Path(tmp) / f"out{k}", args.threads,
+                                                  checkpoint))
+    result["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "inference.json"))
@@ -155,7 +235,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     p.add_argument("--quick-only", action="store_true", help="skip the full (ResNet-50) model")
     p.add_argument("--no-onnx", action="store_true")
+    p.add_argument("--big-photo", action="store_true",
+                   help="instead: `decomr predict` on a 6000 x 4000 photo, time and peak memory "
+                        "(writes benchmarks/results/inference_big_photo.json unless --out)")
+    p.add_argument("--compare", nargs="*", default=[], metavar="CHECKOUT",
+                   help="with --big-photo: also run these checkouts of decomr (e.g. an older version), first")
     args = p.parse_args(argv)
+    if args.big_photo:
+        if args.out == p.get_default("out"):
+            args.out = str(REPO / "benchmarks" / "results" / "inference_big_photo.json")
+        return big_photo_main(args)
     warnings.simplefilter("ignore")
     torch.set_num_threads(args.threads)
     try:

@@ -5,6 +5,7 @@
     decomr reproduce table5|tables|figures   Table 5's grid, Tables 2-4 for a checkpoint, Figures 7-9
     decomr build-uv [...]             build the UV atlases of a body model and report Table 1
     decomr render-gt DATASET SPLIT    render ground-truth IUV images for an official dataset (needs SMPL)
+    decomr render-synthetic -c CFG    pre-render a config's synthetic images once (every core, resumable)
     decomr train --config X.yaml ...  train (stage 1: CNet, stage 2: end to end), resumable
     decomr eval --checkpoint ...      MPJPE / PA-MPJPE / surface error / segmentation reports
     decomr predict IMAGE_OR_FOLDER    run a trained model on your images
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_build_uv)
     for name, text in (
         ("render-gt", "render GT IUV images for an official dataset"),
+        ("render-synthetic", "pre-render a config's synthetic data into data/ (every core, resumable)"),
         ("train", "train DecoMR (two stages) from a config: `decomr train --config configs/quick.yaml key=value`"),
         ("eval", "evaluate a checkpoint (synthetic test split or official datasets)"),
         ("predict", "meshes, IUV images, overlays and joints for your images"),
@@ -70,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 _PASSTHROUGH = {
     "build-uv": ("decomr.uv.cli", "build_uv_main"),
     "render-gt": ("decomr.data.render_gt", "render_gt_main"),
+    "render-synthetic": ("decomr.data.cache", "render_synthetic_main"),
     "predict": ("decomr.predict.cli", "predict_main"),
     "export-onnx": ("decomr.export.cli", "export_onnx_main"),
     "train": ("decomr.train.cli", "train_main"),

@@ -55,3 +55,36 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete ``.<name>.tmp<pid>`` files of the atomic writers whose process is gone.
+
+    A process killed while writing a checkpoint leaves its temporary file behind (the final file
+    is untouched: the rename never happened). Temporaries of live processes are kept.
+
+    Returns:
+        The files removed.
+    """
+    import re
+
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.glob(".*.tmp*"):
+        match = re.fullmatch(r"\..+\.tmp(\d+)", path.name)
+        if match and path.is_file() and not _pid_alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

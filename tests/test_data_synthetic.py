@@ -123,7 +123,9 @@ def test_both_atlases(anny_body):
 def test_deterministic_and_batch_independent(gen, batch):
     again = gen.batch("train", [2])
     for k in KEYS:
-        assert_close(again[k].float(), batch[k][2:3].float(), atol=1e-5, msg=k)
+        # float noise of the batched barycentrics (~1e-5) times the sharpest colour edge (the
+        # front print against the shirt, up to 1) bounds the image difference
+        assert_close(again[k].float(), batch[k][2:3].float(), atol=1e-4 if k == "image" else 1e-5, msg=k)
     other = gen.batch("val", [2])
     assert not torch.equal(other["shape"], batch["shape"][2:3])
 
@@ -295,6 +297,49 @@ def test_body_regions(anny_body):
     assert bool((anny_body.weight_parts[hands] == 3).all())
     arms = r.region == REGION_NAMES.index("arm")
     assert float(r.limb_t[arms].max()) > 0.9 and float(r.limb_t[arms].min()) < 0.1
+
+
+def test_front_cues_are_on_the_front_only(anny_body):
+    """Eyes, mouth, shirt print and toe caps sit where the template faces forwards (+z), so that
+    a person seen from the front looks unlike the same person seen from behind."""
+    from decomr.data.appearance import FRONT_MARKS
+    from decomr.render.images import vertex_normals
+
+    r = body_regions(anny_body)
+    T = anny_body.template
+    n = vertex_normals(T[None], anny_body.faces)[0]
+    for name in FRONT_MARKS[1:]:
+        marked = r.front_mark == FRONT_MARKS.index(name)
+        assert int(marked.sum()) >= 4, name
+        if name != "toe_cap":
+            assert float(n[marked, 2].min()) > 0.3, name  # facing forwards
+    toes = r.front_mark == FRONT_MARKS.index("toe_cap")
+    feet = r.region == REGION_NAMES.index("foot")
+    assert bool(feet[toes].all()) and float(T[toes, 2].mean()) > float(T[feet & ~toes, 2].mean()) + 0.05
+    mirror = anny_body.mirror_map
+    assert bool((r.front_mark[mirror] == r.front_mark).float().mean() > 0.97)  # left/right symmetric
+
+
+def test_front_and_back_views_differ_by_the_print(anny_body):
+    """The same person facing the camera and facing away: only the front view shows the print colour."""
+    import dataclasses
+
+    base = SyntheticConfig(image_size=96, iuv_size=24, atlas="default", pose_kind="A", occlusion_prob=0.0,
+                           blur_prob=0.0, pixel_noise_max=0.0, texture_noise=0.0, pitch_std=0.0, roll_std=0.0,
+                           distance_range=(3.5, 3.5), test_size=4)
+    views = []
+    for yaw in (0.0, math.pi):
+        gen = SyntheticBatchGenerator(dataclasses.replace(base, yaw_range=(yaw, yaw)), body=anny_body)
+        views.append(gen.batch("test", [1]))
+    params = gen.params("test", [1]).appearance
+    colour = params.print_color[0]
+    def share(batch):  # foreground pixels whose chromaticity matches the print's
+        img, fg = batch["image"][0], batch["mask224"][0, 0] > 0.5
+        chroma = img / img.sum(0, keepdim=True).clamp_min(1e-6)
+        ref = colour / colour.sum().clamp_min(1e-6)
+        close = (chroma - ref[:, None, None]).abs().sum(0) < 0.04
+        return float((close & fg).sum()) / float(fg.sum())
+    assert share(views[0]) > 3 * share(views[1]) and share(views[0]) > 0.01
 
 
 # ------------------------------------------------------------------------------ backgrounds

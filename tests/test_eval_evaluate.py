@@ -11,7 +11,8 @@ import torch
 
 from decomr.data.fixtures import write_official_fixture
 from decomr.eval.evaluate import (EVAL_DATASETS, PAPER_NUMBERS, EvalReport, batch_errors, evaluate_checkpoint,
-                                  report_markdown, segmentation_from_mesh, write_report)
+                                  report_markdown, segmentation_from_mesh, template_baseline, template_errors,
+                                  write_report)
 from decomr.models import DecoMR
 from decomr.train.checkpoint import save_checkpoint
 from decomr.train.data import build_test_dataset
@@ -60,6 +61,48 @@ def test_batch_errors_match_naive_references():
     assert set(res1) == {"mask_iou", "mask_acc", "uv_error"}
 
 
+def _yaw(angle: float) -> torch.Tensor:
+    c, s = torch.cos(torch.tensor(angle)), torch.sin(torch.tensor(angle))
+    return torch.tensor([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+def test_facing_error_is_the_yaw_between_two_skeletons(anny_body):
+    """A skeleton turned by a yaw about its vertical axis faces that many degrees away."""
+    from decomr.eval.metrics import facing_direction, facing_error
+
+    lsp = anny_body.regress_joints(anny_body.template[None])[1]  # canonical frame: y up, z forward
+    assert torch.allclose(facing_direction(lsp)[0], torch.tensor([0.0, 0.0, 1.0]), atol=0.05)
+    # a hand-made upright skeleton (its chest faces +z exactly): hips, shoulders, neck (LSP order)
+    j = torch.zeros(1, 14, 3)
+    j[0, 2], j[0, 3] = torch.tensor([-0.1, 0.0, 0.0]), torch.tensor([0.1, 0.0, 0.0])  # right, left hip
+    j[0, 8], j[0, 9] = torch.tensor([-0.2, 0.5, 0.0]), torch.tensor([0.2, 0.5, 0.0])  # right, left shoulder
+    j[0, 12] = torch.tensor([0.0, 0.55, 0.0])  # neck
+    assert torch.allclose(facing_direction(j)[0], torch.tensor([0.0, 0.0, 1.0]), atol=1e-6)
+    for degrees in (0.0, 30.0, 90.0, 135.0, 180.0):
+        turned = j @ _yaw(torch.pi * degrees / 180).T
+        assert abs(float(facing_error(turned.double(), j.double())[0]) - degrees) < 0.01, degrees
+    with pytest.raises(ValueError, match="14"):
+        facing_direction(torch.zeros(1, 24, 3))
+
+
+def test_template_errors_match_a_direct_computation(anny_body, tmp_path):
+    """The baseline = the template facing the camera, scored like a prediction (naive references)."""
+    from decomr.uv.maps import CAMERA_FACING_ORIENT
+
+    config = tiny_config(tmp_path)
+    data = build_test_dataset(config, anny_body, load_atlas(anny_body, "continuous"))
+    batch = torch.utils.data.default_collate([data[i] for i in range(2)])
+    res = template_errors(anny_body, batch)
+    out = anny_body(global_orient=torch.tensor([CAMERA_FACING_ORIENT]))
+    verts = out.vertices - out.joints[:, :1]
+    lsp = anny_body.regress_joints(verts)[1].expand(2, -1, -1)
+    assert torch.allclose(res["mpjpe"], _naive_mpjpe(lsp, batch["lsp_joints3d"]) * 1000, rtol=1e-4)
+    assert (res["pa_mpjpe"] < res["mpjpe"] + 1e-3).all() and (res["pa_mpjpe"] > 10).all()
+    means = template_baseline(anny_body, data, max_samples=2)
+    assert means["mpjpe"] == pytest.approx(float(res["mpjpe"].mean()), rel=1e-5)
+    assert set(means) == {"mpjpe", "pa_mpjpe", "pve", "facing_error"}
+
+
 def test_oracle_mesh_projection_reproduces_the_synthetic_segmentation(anny_body, tmp_path):
     """The GT mesh, projected with the GT weak-perspective camera, gives the GT part labels."""
     config = tiny_config(tmp_path)
@@ -96,7 +139,12 @@ def test_synthetic_split_report(checkpoints, tmp_path):
     data = json.loads((tmp_path / "synthetic.json").read_text())
     assert data["metrics"] == pytest.approx(report.metrics)
     md = (tmp_path / "synthetic.md").read_text()
-    assert "| pve |" in md and "synthetic test split" in md
+    assert "| pve |" in md and "synthetic test split" in md and "template body" in md
+    assert set(report.baseline) == {"mpjpe", "pa_mpjpe", "pve", "facing_error"}
+    # a fresh model's LNet residual is zero: it predicts the template body, so it scores the baseline
+    # up to the template's round trip through the tiny model's 32 px location map (~2 cm)
+    for key in ("mpjpe", "pa_mpjpe", "pve"):
+        assert report.metrics[key] == pytest.approx(report.baseline[key], abs=30.0), key
     stage1 = evaluate_checkpoint(checkpoints[1], "synthetic", write=False, batch_size=2, synthetic_size=2)
     assert "pve" not in stage1.metrics and "mask_iou" in stage1.metrics
     assert any("stage 1" in n for n in stage1.notes)

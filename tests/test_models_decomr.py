@@ -46,10 +46,13 @@ def stand_in_body(num_vertices: int = NUM_VERTS, seed: int = 0):
                            lsp_regressor=lsp / lsp.sum(1, keepdim=True))
 
 
-def make_model(cfg=TINY, seed=0):
+def make_model(cfg=TINY, seed=0, trained_head=False):
     torch.manual_seed(seed)
     reference = 0.3 * torch.randn(3, cfg.uv_grid, cfg.uv_grid)
-    return DecoMR(cfg, stand_in_body(), StandInSampler(NUM_VERTS, cfg.map_size), reference_map=reference)
+    model = DecoMR(cfg, stand_in_body(), StandInSampler(NUM_VERTS, cfg.map_size), reference_map=reference)
+    if trained_head:  # LNet's last layer starts at zero (a fresh model predicts the template), which
+        torch.nn.init.normal_(model.lnet.head[-1].weight, std=0.1)  # blocks gradients until the first step:
+    return model  # give it the non-zero weights any trained model has, to test the wiring behind it
 
 
 @pytest.mark.parametrize("variant", ["global", "local", "local+global", "pixels+global"])
@@ -110,7 +113,7 @@ def _forced_foreground(model):
 
 @pytest.mark.parametrize("variant", ["local+global", "local"])
 def test_gradients_reach_cnet_through_features_not_indices(variant):
-    model = make_model(TINY.replace(lnet_input=variant)).train()
+    model = make_model(TINY.replace(lnet_input=variant), trained_head=True).train()
     _forced_foreground(model)
     out = model(torch.rand(2, 3, 64, 64))
     out.location_map.square().mean().backward()
@@ -125,7 +128,7 @@ def test_gradients_reach_cnet_through_features_not_indices(variant):
 
 
 def test_global_variant_does_not_use_the_decoder():
-    model = make_model(TINY.replace(lnet_input="global")).train()
+    model = make_model(TINY.replace(lnet_input="global"), trained_head=True).train()
     model(torch.rand(2, 3, 64, 64)).location_map.square().mean().backward()
     assert model.cnet.global_head[0].weight.grad.abs().sum() > 0
     assert model.cnet.up[2].conv3.weight.grad is None

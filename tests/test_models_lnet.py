@@ -63,8 +63,11 @@ def test_map_size_other_multiples_of_the_grid(ratio):
     assert out.shape == (2, 3, 16 * ratio, 16 * ratio)
 
 
-def test_gradients_reach_the_inputs():
+def test_residual_head_starts_at_zero_and_gradients_reach_the_inputs():
     net = LNet(TINY, torch.zeros(3, 16, 16))
+    assert TINY.lnet_residual and float(net(*inputs(TINY)).abs().max()) == 0.0  # a fresh model: the template
+    assert float(LNet(TINY.replace(lnet_residual=False), torch.zeros(3, 16, 16))(*inputs(TINY)).abs().max()) > 0
+    torch.nn.init.normal_(net.head[-1].weight, std=0.1)  # as after the first optimiser step
     transferred, global_features = inputs(TINY)
     transferred.requires_grad_(True)
     global_features.requires_grad_(True)

@@ -68,3 +68,22 @@ def test_set_quick_rewrites_parameters_cell():
     nb.cells = [nbformat.v4.new_code_cell("x = 1")]
     with pytest.raises(ValueError, match="QUICK"):
         set_quick(nb, True)
+
+
+def test_gpu_check_script_is_valid_and_its_latency_step_runs_on_cpu(tmp_path):
+    """scripts/gpu_check.sh only runs on a GPU machine; here: its syntax, its steps, and the one
+    step that can run on a CPU (the latency benchmark, on the CPU device)."""
+    import json
+
+    script = ROOT / "scripts" / "gpu_check.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    text = script.read_text()
+    for step in ("cuda_tests", "throughput", "train_chunk", "train_resume", "latency", "summary.json"):
+        assert step in text, step
+    out = tmp_path / "latency.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_latency.py"), "--device", "cpu",
+                           "--batches", "1", "2", "--repeats", "1", "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert [r["batch"] for r in result["rows"]] == [1, 2] and all(r["median_ms"] > 0 for r in result["rows"])

@@ -113,11 +113,12 @@ def test_run_folder_prefers_best_then_last(tmp_path, release):
 
 def test_no_checkpoint_explains_how_to_train_one(tmp_path, monkeypatch):
     monkeypatch.setenv("DECOMR_DATA", str(tmp_path))
+    monkeypatch.setattr("decomr.predict.loading.released_checkpoint", lambda: None)  # as without the release
     with pytest.raises(CheckpointNotFoundError) as err:
         Predictor.from_checkpoint()
     message = str(err.value)
     assert str(tmp_path / "checkpoints") in message
-    assert "configs/quick.yaml" in message and "configs/synthetic.yaml" in message
+    assert "decomr train --config cpu" in message and "configs/synthetic.yaml" in message
     with pytest.raises(CheckpointNotFoundError, match="no such checkpoint file"):
         Predictor.from_checkpoint(tmp_path / "missing.pt")
     with pytest.raises(CheckpointNotFoundError, match="no .pt file"):
@@ -307,11 +308,24 @@ def test_bad_images(predictor, tmp_path):
 
 
 def test_as_image_list_layouts():
-    assert [t.shape for t in as_image_list(torch.rand(2, 3, 5, 6))] == [torch.Size([3, 5, 6])] * 2
-    gray = as_image_list(np.full((4, 4), 255, dtype=np.uint8))[0]
-    assert gray.shape == (3, 4, 4) and float(gray.min()) == 1.0
-    rgba = as_image_list(np.zeros((4, 4, 4), dtype=np.uint8))[0]
-    assert rgba.shape == (3, 4, 4)
+    assert [t.shape for t in as_image_list(torch.rand(2, 3, 9, 10))] == [torch.Size([3, 9, 10])] * 2
+    gray = as_image_list(np.full((9, 9), 255, dtype=np.uint8))[0]
+    assert gray.shape == (3, 9, 9) and float(gray.min()) == 1.0
+    rgba = as_image_list(np.zeros((9, 9, 4), dtype=np.uint8))[0]
+    assert rgba.shape == (3, 9, 9)
+    hwc = np.random.default_rng(0).random((20, 30, 3)).astype(np.float32)
+    assert torch.equal(as_image_list(hwc)[0], torch.from_numpy(hwc).permute(2, 0, 1))  # numpy: channels-last
+
+
+def test_ambiguous_or_channels_first_arrays_are_refused_with_the_shape_passed(predictor):
+    with pytest.raises(ValueError, match=r"\(3, 100, 3\) is ambiguous"):
+        predictor.predict(np.zeros((3, 100, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"\(3, 100, 3\) is ambiguous"):
+        predictor.predict(torch.zeros(3, 100, 3))
+    with pytest.raises(ValueError, match=r"\(3, 40, 50\) looks channels-first.*transpose"):
+        predictor.predict(np.zeros((3, 40, 50), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"1 x 1 pixels .* too small"):
+        predictor.predict(np.zeros((1, 1), dtype=np.uint8))
 
 
 def test_device(predictor, device, release):
@@ -414,6 +428,80 @@ def test_cli_single_image_with_box_and_selected_outputs(release, tmp_path):
     assert record["crop"]["center"] == [30.0, 40.0] and record["crop"]["side_px"] == pytest.approx(84.0)
 
 
+def test_cli_folder_reports_every_kind_of_bad_image_and_goes_on(release, tmp_path, capsys):
+    from PIL import Image
+
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(_image(60, 50)).save(src / "good.png")
+    Image.fromarray(_image(1, 1)).save(src / "tiny.png")  # 1 x 1 pixel
+    Image.fromarray(_image(3, 200)).save(src / "sliver.png")  # 200 x 3
+    (src / "text.png").write_text("not an image")
+    (src / "empty.jpg").write_bytes(b"")
+    (src / "truncated.jpg").write_bytes((lambda b: b[: len(b) // 3])(_jpeg_bytes(_image(60, 60))))
+    out = tmp_path / "out"
+    rc = predict_main([str(src), "--checkpoint", str(release), "--out", str(out), "--no-progress", "--device", "cpu",
+                       "--outputs", "json"])
+    captured = capsys.readouterr()
+    assert rc == 1 and "1/6 image(s) written" in captured.out and "5 failed" in captured.out
+    failed = [line for line in captured.err.splitlines() if line.strip().startswith("FAILED")]
+    assert len(failed) == 5 and "Traceback" not in captured.err
+    for name in ("tiny.png", "sliver.png", "text.png", "empty.jpg", "truncated.jpg"):
+        assert any(name in line for line in failed), name
+    assert any("too small" in line for line in failed if "tiny.png" in line)
+    assert sorted(p.name for p in out.iterdir()) == ["good.json"]
+
+
+def _jpeg_bytes(arr: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def test_cli_box_outside_the_image_is_refused_before_the_model_loads(tmp_path, capsys):
+    from PIL import Image
+
+    Image.fromarray(_image(40, 60)).save(tmp_path / "x.png")
+    # the checkpoint does not exist: the box error comes first, so no model was loaded
+    rc = predict_main([str(tmp_path / "x.png"), "--box", "100,5,150,30", "--checkpoint", str(tmp_path / "none.pt")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "outside the image (60 x 40 pixels" in err and "none.pt" not in err
+
+
+def test_cli_accepts_a_negative_box(release, tmp_path):
+    from PIL import Image
+
+    Image.fromarray(_image(80, 60)).save(tmp_path / "p.png")
+    out = tmp_path / "out"
+    rc = predict_main([str(tmp_path / "p.png"), "--box", "-5,10,50,70", "-c", str(release), "-o", str(out),
+                       "--outputs", "json", "--device", "cpu", "--no-progress"])
+    assert rc == 0 and json.loads((out / "p.json").read_text())["box"] == [-5.0, 10.0, 50.0, 70.0]
+
+
+def test_random_bytes_checkpoint_does_not_pass_on_torchs_unsafe_advice(tmp_path, capsys):
+    from PIL import Image
+
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(np.random.default_rng(0).bytes(4096))
+    Image.fromarray(_image(20, 20)).save(tmp_path / "x.png")
+    assert predict_main([str(tmp_path / "x.png"), "--checkpoint", str(junk)]) == 2
+    err = capsys.readouterr().err
+    assert "junk.pt: not a readable" in err and "weights_only" not in err and "Traceback" not in err
+
+
+def test_a_config_edited_to_another_input_size_warns(tiny_model, anny_body, tmp_path):
+    path = save_model_release(tmp_path / "r.pt", tiny_model, anny_body)
+    data = torch.load(path, weights_only=True)
+    data["config"]["model"]["img_size"], data["config"]["model"]["iuv_size"] = 96, 24
+    torch.save(data, path)
+    with pytest.warns(UserWarning, match="trained on 64 px crops"):
+        Predictor.from_checkpoint(path, device="cpu")
+
+
 @pytest.mark.parametrize("args, match", [
     (["{img}", "--checkpoint", "{tmp}/none.pt"], "no such checkpoint file"),
     (["{tmp}/nothing.jpg"], "no such image file or folder"),
@@ -435,10 +523,11 @@ def test_cli_without_any_checkpoint_explains(tmp_path, monkeypatch, capsys):
     from PIL import Image
 
     monkeypatch.setenv("DECOMR_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr("decomr.predict.loading.released_checkpoint", lambda: None)  # as without the release
     Image.fromarray(_image(20, 20)).save(tmp_path / "x.png")
     assert predict_main([str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
-    assert "no trained checkpoint" in err and "decomr train --config configs/quick.yaml" in err
+    assert "no trained checkpoint" in err and "decomr train --config cpu" in err
 
 
 def test_predictor_repr_and_top_level_export(predictor):
@@ -481,3 +570,37 @@ def test_ground_truth_mesh_drawn_by_the_overlay_covers_the_rendered_person(anny_
         visible = s["keypoints"][:, 2] > 0
         keypoints_px = normalized_to_pixels(s["keypoints"][:, :2].double(), size)
         assert float((pred.joints_2d[0][visible] - keypoints_px[visible]).norm(dim=-1).max()) < 0.02 * size
+
+
+def test_a_large_photo_is_cropped_and_drawn_at_a_bounded_resolution(predictor, tmp_path):
+    """A person filling a big photo: the crop comes from an antialiased downscaled copy (equal to the
+    full-resolution crop on a smooth image), outputs are drawn with a capped long side, and the 2D
+    points stay in the original pixels."""
+    from PIL import Image
+
+    from decomr.export.prediction import write_prediction
+    from decomr.predict.overlay import output_size
+
+    small = (np.random.default_rng(1).random((12, 18, 3)) * 255).astype(np.uint8)
+    big = np.array(Image.fromarray(small).resize((2400, 1600), Image.BILINEAR))  # smooth: no aliasing to speak of
+    image = torch.from_numpy(big).permute(2, 0, 1).float() / 255
+    crops, center, scale, sizes = predictor.crop(big)
+    direct = crop_image(image, center[0], scale[0], res=S)  # full resolution, no downscaling
+    inside = slice(S * 400 // 2400 + 2, S * 2000 // 2400 - 2)  # crop rows that fall inside the photo
+    diff = (crops[0][:, inside] - direct[:, inside]).abs()  # area average vs point samples of a smooth image
+    assert float(diff.mean()) < 0.01 and float(diff.max()) < 0.1
+    assert float(crops[0][:, : S * 400 // 2400 - 1].abs().max()) == 0.0  # black above the photo, as before
+    assert tuple(sizes[0].tolist()) == (1600, 2400)
+    pred = predictor.predict(big)
+    assert float(pred.vertices_2d[0, :, 0].max()) > S  # original pixels, not crop pixels
+    assert output_size((1600, 2400), 512) == (341, 512)
+    assert overlay_image(image, pred, 0, max_side=512).shape == (341, 512, 3)
+    layer = iuv_layer(pred, 0, max_side=512)
+    full = iuv_layer(pred, 0)
+    assert layer.shape == (3, 341, 512) and full.shape == (3, 1600, 2400)
+    coarse = torch.nn.functional.interpolate(full[None], size=(341, 512), mode="nearest")[0]
+    assert float((layer[0] == coarse[0]).float().mean()) > 0.97  # same foreground, drawn smaller
+    written = write_prediction(tmp_path, "big", pred, 0, image, outputs=("overlay", "json"), max_side=512)
+    assert Image.open(written.overlay).size == (512, 341)
+    record = json.loads(written.json.read_text())
+    assert record["images_drawn_at"] == [341, 512] and record["image_size"] == [1600, 2400]

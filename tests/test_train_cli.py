@@ -52,3 +52,66 @@ def test_train_resume_export_and_eval_from_the_command_line(tmp_path, capsys):
     assert "pve" in json.loads((tmp_path / "eval" / "synthetic.json").read_text())["metrics"]
     assert eval_main(["--checkpoint", str(run), "--dataset", "lsp", "--root", str(tmp_path / "none")]) == 2
     assert "lsp" in capsys.readouterr().err
+
+
+def test_a_run_folder_is_never_silently_replaced(tmp_path, capsys):
+    run = tmp_path / "run"
+    save_config(tiny_config(run, "train.stage2_steps=1", name="cli"), tmp_path / "cli.yaml")
+    assert train_main(["--config", str(tmp_path / "cli.yaml"), "--no-progress"]) == 0
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.suffix in (".pt", ".jsonl")}
+    # the same command again: refused, exit 2, nothing touched, the three ways out named
+    assert train_main(["--config", str(tmp_path / "cli.yaml"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert str(run) in err and "--resume" in err and "name=" in err and "--overwrite" in err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.suffix in (".pt", ".jsonl")} == before
+    # --overwrite moves the old run aside (kept whole) and starts afresh
+    assert train_main(["--config", str(tmp_path / "cli.yaml"), "--no-progress", "--overwrite"]) == 0
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith("run.old-")]
+    assert len(aside) == 1 and (aside[0] / "last.pt").read_bytes() == before["last.pt"]
+    assert load_checkpoint(run).step == 2
+
+
+def test_temporaries_of_a_killed_writer_are_removed_at_the_next_start(tmp_path):
+    import subprocess
+    import sys
+
+    from decomr.train.loop import prepare_run_dir
+
+    run = tmp_path / "run"
+    run.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)  # a process that has exited
+    stale = run / f".last.pt.tmp{dead_pid}"
+    stale.write_bytes(b"x" * 1000)
+    live = run / f".best.pt.tmp{__import__('os').getpid()}"  # this process: still writing
+    live.write_bytes(b"y")
+    prepare_run_dir(run, resume=True, overwrite=False)
+    assert not stale.exists() and live.exists()
+
+
+def test_expected_errors_exit_2_with_one_message_and_no_traceback(tmp_path, capsys, monkeypatch):
+    """Each expected error of `decomr train` / `decomr build-uv` names the input and the fix."""
+    from decomr.cli import main
+
+    run = tmp_path / "run"
+    save_config(tiny_config(run, "train.stage2_steps=1", name="cli"), tmp_path / "cli.yaml")
+    assert train_main(["--config", str(tmp_path / "cli.yaml"), "--no-progress"]) == 0
+    capsys.readouterr()
+    cases = [
+        # resuming a run with another config's model
+        (["train", "--config", "quick", "--resume", str(run)], "differs from the checkpoint's"),
+        (["train", "--export-release", str(tmp_path / "nope")], "not found"),
+        (["build-uv", "--body", "nosuchbody"], "nosuchbody"),
+    ]
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("name: x\nmodel:\n  backbone: resnet18\n   img_size: [128\n")
+    cases.append((["train", "--config", str(bad_yaml)], f"{bad_yaml}, line"))
+    for argv, match in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert match in err and "Traceback" not in err, (argv, err)
+    monkeypatch.setenv("DECOMR_DATA", str(tmp_path / "data"))  # no SMPL files there
+    assert main(["build-uv", "--body", "smpl"]) == 2
+    err = capsys.readouterr().err
+    assert "smpl" in err.lower() and "Traceback" not in err and len(err.strip().splitlines()) <= 12

@@ -215,8 +215,10 @@ def test_train_on_official_format_fixtures(tmp_path):
     from decomr.data.fixtures import write_official_fixture
 
     write_official_fixture(tmp_path / "datasets", "up3d", "trainval", num_records=4)
+    write_official_fixture(tmp_path / "datasets", "h36m", "train", num_records=4)
     write_official_fixture(tmp_path / "datasets", "h36m", "valid_p2", num_records=2)
-    config = tiny_config(tmp_path / "run", "data.source=official", "data.official_train=[up3d:trainval]",
+    # evaluated during training: the held-out tails of both training sets (H36M's has 3D joints)
+    config = tiny_config(tmp_path / "run", "data.source=official", "data.official_train=[h36m:train,up3d:trainval]",
                          "data.official_test=h36m:valid_p2", f"data.official_root={tmp_path / 'datasets'}",
                          "train.stage1_steps=0", "train.stage2_steps=2", "train.tensorboard=true", "train.image_every=1")
     result = train(config, progress=False)
@@ -225,3 +227,28 @@ def test_train_on_official_format_fixtures(tmp_path):
     assert all(r["joints2d"] > 0 and r["location_map"] == 0 and r["mask"] == 0 for r in rows)  # no mesh/IUV without SMPL
     assert {"mpjpe", "pa_mpjpe"} <= set(result.last_eval.metrics) and result.last_eval.main_metric[0] == "pa_mpjpe"
     assert any((tmp_path / "run" / "tb").iterdir())  # TensorBoard scalars and sample images
+
+
+def test_official_runs_select_on_held_out_training_records_never_on_test(tmp_path):
+    """best.pt is chosen on the validation tail carved from the training sets: disjoint from the
+    records trained on, and not the test split."""
+    from decomr.data.fixtures import write_official_fixture
+    from decomr.train.data import build_test_dataset, build_train_dataset
+
+    write_official_fixture(tmp_path / "datasets", "up3d", "trainval", num_records=50, seed=1)
+    write_official_fixture(tmp_path / "datasets", "h36m", "valid_p2", num_records=3, seed=2)
+    config = tiny_config(tmp_path / "run", "data.source=official", "data.official_train=[up3d:trainval]",
+                         "data.official_test=h36m:valid_p2", f"data.official_root={tmp_path / 'datasets'}",
+                         "data.official_val_fraction=0.1")
+    train_set, val_set = build_train_dataset(config, None, None), build_test_dataset(config, None, None)
+    test_set = build_test_dataset(config, None, None, split="test")
+    assert len(train_set) == 45 and len(val_set) == 5 and len(test_set) == 3
+    from decomr.data.official import OfficialDataset
+
+    full = OfficialDataset("up3d", "trainval", root=tmp_path / "datasets" / "up3d", res=config.model.img_size)
+    names = lambda ds, idx: [str(ds[i]["imgname"]) for i in idx]  # noqa: E731
+    assert names(val_set, range(5)) == names(full, range(45, 50))  # the tail: whole sequences at the end
+    assert not set(names(train_set, range(45))) & set(names(val_set, range(5)))
+    assert names(train_set, range(45)) == names(full, range(45))
+    with pytest.raises(ValueError, match="official_val_fraction"):
+        tiny_config(tmp_path / "run", "data.official_val_fraction=0.7")

@@ -1,6 +1,8 @@
 """decomr.uv.atlas / seams / build / checks: the continuous UV map (Sec. 3.1) and its files."""
 from __future__ import annotations
 
+import copy
+
 import subprocess
 import sys
 
@@ -146,6 +148,37 @@ def test_load_atlas_builds_caches_and_detects_stale(tmp_path):
     assert b.mesh_hash == "h2" and UVAtlas.load(path).mesh_hash == "h2"
     with pytest.raises(ValueError, match="name"):
         load_atlas(body, "bogus", path=path)
+
+
+def test_seam_aware_reads_come_from_the_atlas_template_not_the_machines(anny_body, anny_atlases):
+    """The body's template differs by float noise between machines (~1e-5 m); the seam-aware read
+    table is built from the atlas's stored template, so it is the same everywhere."""
+    from decomr.uv.sampler import UVSampler, body_sampler
+
+    anny_continuous = anny_atlases[0]
+    assert anny_continuous.template is not None
+    noisy = copy.deepcopy(anny_body)
+    noisy.template = noisy.template + torch.randn(noisy.template.shape, generator=torch.Generator().manual_seed(0)) * 1e-5
+    a, b = body_sampler(anny_body, anny_continuous, 64), body_sampler(noisy, anny_continuous, 64)
+    assert torch.equal(a.read_table, b.read_table) and torch.equal(a.read_weight, b.read_weight)
+    direct = UVSampler(anny_continuous, 64, reference=noisy.template)  # the machine's own template: differs
+    assert not (torch.equal(direct.read_table, a.read_table) and torch.equal(direct.read_weight, a.read_weight))
+
+
+def test_load_atlas_tolerates_float_noise_but_not_a_moved_template(tmp_path):
+    from decomr.uv.atlas import PROBE_TOLERANCE
+
+    body = _FakeBody("h1")
+    path = tmp_path / "sphere_continuous.npz"
+    a = load_atlas(body, "continuous", path=path)
+    assert a.template is not None and UVAtlas.load(path).template.shape == (body.num_vertices, 3)
+    body.template = body.template + 1e-5  # float noise (another machine): same atlas, no rebuild
+    stamp = path.stat().st_mtime_ns
+    assert torch.equal(load_atlas(body, "continuous", path=path, rebuild=False).uv, a.uv)
+    assert path.stat().st_mtime_ns == stamp
+    body.template = body.template + 3 * PROBE_TOLERANCE  # the geometry really moved
+    with pytest.raises(StaleAtlasError, match="mm"):
+        load_atlas(body, "continuous", path=path, rebuild=False)
 
 
 def test_loading_does_not_import_libigl(sphere_build, tmp_path):

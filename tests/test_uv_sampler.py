@@ -237,11 +237,30 @@ def test_weight_map(anny_body, anny_continuous):
     w = weight_map(anny_body, anny_continuous, 64)
     mask = S(anny_continuous, 64).mask
     assert w.shape == (64, 64)
-    assert_close(w[mask].mean(), 1.0, atol=1e-5)
+    assert_close(w.mean(), 1.0, atol=1e-5)  # mean 1 over the whole square, as the official code
     assert (w[~mask] == 0).all()
     levels = torch.unique(w[mask])
     assert len(levels) == 4
     assert_close(levels / levels[0], torch.tensor([1.0, 2.0, 5.0, 25.0]), atol=1e-5)
+
+
+def test_uniform_error_costs_the_same_on_both_atlases(anny_body, anny_continuous):
+    """Eq. 6 with the official normalisation: a uniform 1 cm error gives L_map = 1 cm on any atlas,
+    although the continuous and the default atlas cover different shares of the square."""
+    from decomr.losses import location_map_loss
+    from decomr.uv import load_atlas
+    from decomr.uv.maps import weight_map
+
+    default = load_atlas(anny_body, "default")
+    coverage = []
+    for atlas in (anny_continuous, default):
+        sampler = UVSampler(atlas, 64)
+        w = weight_map(anny_body, atlas, 64)
+        gt = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * sampler.mask
+        pred = gt + 0.01 * sampler.mask  # 1 cm on every channel of every pixel inside the atlas
+        assert_close(location_map_loss(pred, gt, w), 0.01, atol=1e-7)
+        coverage.append(float(sampler.mask.float().mean()))
+    assert abs(coverage[0] - coverage[1]) > 0.2  # the two atlases cover the square very differently
 
 
 def test_reference_location_map(anny_body, anny_continuous):

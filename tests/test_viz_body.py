@@ -172,9 +172,28 @@ def test_plot_mesh_culls_and_sorts_by_depth():
     ids=["none", "name", "rgb-tuple", "vertex-scalar", "face-scalar", "vertex-rgb", "face-rgba", "tensor"],
 )
 def test_plot_mesh_colour_options(colors_arg):
+    from matplotlib import colormaps
+    from matplotlib.colors import to_rgba
+
     fig, ax = plt.subplots()
-    poly = bp.plot_mesh(ax, torch.tensor(OCTA_V), torch.tensor(OCTA_F), colors_arg, colorbar="value")
-    assert poly.get_facecolors().shape[1] == 4
+    poly = bp.plot_mesh(ax, torch.tensor(OCTA_V), torch.tensor(OCTA_F), colors_arg, colorbar="value", shading=False,
+                        cull=False)
+    drawn = poly.get_facecolors()
+    assert drawn.shape == (len(OCTA_F), 4)
+    # the colour each face should get, computed here from the argument (faces are drawn depth-sorted)
+    c = np.asarray(colors_arg.numpy() if torch.is_tensor(colors_arg) else colors_arg, dtype=object)
+    if colors_arg is None or isinstance(colors_arg, (str, tuple)):
+        expected = np.tile(to_rgba(bp.MESH_COLOR if colors_arg is None else colors_arg), (len(OCTA_F), 1))
+    elif c.ndim == 1:
+        values = np.asarray(c, float)
+        scalar = values[OCTA_F].mean(1) if len(values) == len(OCTA_V) else values
+        expected = colormaps["viridis"]((scalar - scalar.min()) / (scalar.max() - scalar.min()))
+    else:
+        rgba = np.asarray(c, float)
+        rgba = np.concatenate([rgba, np.ones((len(rgba), 1))], 1) if rgba.shape[1] == 3 else rgba
+        expected = rgba[OCTA_F].mean(1) if len(rgba) == len(OCTA_V) else rgba
+    key = lambda a: sorted(map(tuple, np.round(a, 6)))  # noqa: E731 - compare as multisets
+    assert key(drawn) == key(np.clip(expected, 0, 1))
     fig.canvas.draw()
 
 
@@ -207,11 +226,31 @@ def test_plot_mesh_is_fast_on_a_body_sized_mesh():
     assert time.perf_counter() - t < 5.0  # < 1 s on an idle core; generous for shared CI
 
 
-def test_plot_frame_axes_runs():
+def _drawn_axes(view):
+    """{axis name: ("arrow", (dx, dy)) or ("marker", "o"/"x")} as plot_frame_axes drew them."""
     fig, ax = plt.subplots()
-    for view in ("front", "left", "top"):
-        bp.plot_frame_axes(ax, view=view)
+    bp.plot_frame_axes(ax, view=view, length=1.0)
+    drawn = {t.get_text(): ("arrow", t.get_position()) for t in ax.texts if t.get_text()}
+    for line in ax.lines:  # axes pointing at / away from the viewer: a dot or a cross
+        name = next(a.get_text() for a in ax.texts if isinstance(a, matplotlib.text.Annotation) and a.get_text()
+                    and tuple(a.xy) == (line.get_xdata()[0], line.get_ydata()[0]))
+        drawn[name] = ("marker", line.get_marker())
     fig.canvas.draw()
+    plt.close(fig)
+    return drawn
+
+
+def test_plot_frame_axes_draws_the_canonical_axes_seen_from_each_view():
+    """Canonical frame: x = the body's left, y up, z = the body's front."""
+    front = _drawn_axes("front")
+    assert front["z"] == ("marker", "o")  # the front faces the viewer
+    assert front["y"][0] == "arrow" and front["y"][1][1] > 1.0 and abs(front["y"][1][0]) < 1e-6  # up
+    assert front["x"][0] == "arrow" and front["x"][1][0] > 1.0  # the body's left is the viewer's right
+    top = _drawn_axes("top")
+    assert top["y"] == ("marker", "o")  # seen from above, up points at the viewer
+    left = _drawn_axes("left")
+    assert left["x"] == ("marker", "o")  # seen from the body's left side
+    assert left["y"][1][1] > 1.0
 
 
 # ------------------------------------------------------------------------------ joints

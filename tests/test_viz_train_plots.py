@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from decomr.models import DecoMROutput
-from decomr.viz.train_plots import iuv_rgb, load_history, plot_loss_curves, prediction_panel
+from decomr.viz.train_plots import iuv_rgb, load_history, plot_learning_curve, plot_loss_curves, prediction_panel
 
 matplotlib.use("Agg")
 
@@ -19,6 +19,25 @@ def _rows():
              "location_map": 0.0 if s <= 20 else 0.3} for s in range(10, 60, 10)]
     rows += [{"step": 20, "kind": "eval", "mask_iou": 0.3}, {"step": 50, "kind": "eval", "pve": 300.0, "mask_iou": 0.5}]
     return rows
+
+
+def test_learning_curve_plots_images_seen_beside_the_template():
+    rows = _rows() + [{"step": 10, "kind": "eval", "stage": 1, "mask_iou": 0.2},
+                      {"step": 60, "kind": "eval", "stage": 2, "pa_mpjpe": 90.0, "mpjpe": 150.0, "mask_iou": 0.8}]
+    fig = plot_learning_curve(rows, batch_size=32, template={"pa_mpjpe": 168.0, "mpjpe": 360.0},
+                              constant={"pa_mpjpe": 250.0})
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert labels == ["PA-MPJPE (mm)", "MPJPE (mm)", "foreground IoU"]  # facing_error was not logged
+    pa = fig.axes[0]
+    curve = next(line for line in pa.get_lines() if line.get_label() == "DecoMR (validation)")
+    assert list(curve.get_xdata()) == [60 * 32 / 1000] and list(curve.get_ydata()) == [90.0]
+    flat = {line.get_label(): line.get_ydata()[0] for line in pa.get_lines() if line.get_label() != "DecoMR (validation)"
+            and not line.get_label().startswith("_")}
+    assert flat == {"template body": 168.0, "best constant (orientation average)": 250.0}
+    iou = next(line for line in fig.axes[2].get_lines() if line.get_label() == "DecoMR (validation)")
+    assert list(iou.get_ydata()) == [0.2, 0.3, 0.5, 0.8]  # sorted by step
+    with pytest.raises(ValueError, match="no evaluation"):
+        plot_learning_curve([r for r in rows if r["kind"] == "train"], batch_size=32)
 
 
 def test_loss_curves_from_rows_or_a_run_folder(tmp_path):

@@ -127,11 +127,18 @@ class BodyModel(nn.Module):
         return int(self.faces.shape[0])
 
     def mesh_hash(self) -> str:
-        """A short hash of the template mesh and faces (detects stale cached atlases)."""
+        """A short hash of the mesh's identity: the body's name, vertex count and faces.
+
+        Cached atlases and checkpoints are keyed on it. The template's coordinates are left out on
+        purpose: the same body model computes them with float differences of ~1e-5 m from one
+        machine (BLAS build, CPU) to another, which changed a hash of rounded coordinates; a real
+        change of geometry is caught by comparing with the template stored in each atlas, with a
+        tolerance (:func:`decomr.uv.load_atlas`).
+        """
         h = hashlib.sha1()
         h.update(self.name.encode())
+        h.update(np.int64(self.num_vertices).tobytes())
         h.update(np.ascontiguousarray(self.faces.cpu().numpy().astype(np.int64)).tobytes())
-        h.update(np.round(self.template.cpu().numpy().astype(np.float64), 4).tobytes())
         return h.hexdigest()[:16]
 
     # ------------------------------------------------------------------ joints

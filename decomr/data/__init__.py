@@ -7,6 +7,7 @@
 - :mod:`decomr.data.backgrounds`  procedural backgrounds, occluders, counter-based noise
 - :mod:`decomr.data.appearance`   procedural clothes / skin colours and shading
 - :mod:`decomr.data.shards`       export to / read from ``.pt`` shards
+- :mod:`decomr.data.cache`        a synthetic split pre-rendered once into memory-mapped files
 - :mod:`decomr.data.official`     loaders of the official preprocessed ``.npz`` files (H36M, ...)
 
 Names are imported lazily on first use (``from decomr.data import SyntheticDataset`` imports only
@@ -40,6 +41,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "decomr.data.appearance": ("BodyRegions", "AppearanceParams", "body_regions", "vertex_albedo"),
     "decomr.data.shards": ("export_shards", "ShardDataset"),
+    "decomr.data.cache": ("render_cache", "cache_status", "CachedSyntheticDataset", "CacheMismatchError"),
     "decomr.data.official": (
         "SplitSpec", "DatasetSpec", "OFFICIAL_DATASETS", "OfficialRecord", "Segmentation", "OfficialDataset",
         "CorruptDataError", "dataset_file", "default_root", "dataset_status", "read_rgb_image",

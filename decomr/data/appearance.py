@@ -7,6 +7,12 @@ hair on the top/back of the head, with a varied skin-tone palette, random cloth 
 shirt stripes and a little per-vertex texture noise. Shading is Lambertian with one random
 directional light, an ambient term and a soft sky term.
 
+Front and back must look different, or a network cannot tell which way a person faces and can
+only predict an average over orientations (a squashed body; see notebook 06). Besides the hair
+on the back of the head, every person therefore has a face (dark eyes and brows, a mouth), a
+print on the front of the shirt and light toe caps on the shoes: cues that stay visible at
+96-128 px crops, like a real face, a shirt's front and shoe toes.
+
 Glossary: B batch, V vertices, F faces, H x W image.
 """
 from __future__ import annotations
@@ -23,6 +29,7 @@ from decomr.data.backgrounds import hash_uniform, random_color
 
 __all__ = [
     "REGION_NAMES",
+    "FRONT_MARKS",
     "SKIN_TONES",
     "BodyRegions",
     "AppearanceParams",
@@ -31,6 +38,9 @@ __all__ = [
     "vertex_albedo",
     "shade",
 ]
+
+#: Front-only markings of :attr:`BodyRegions.front_mark` (index 0 = none).
+FRONT_MARKS: tuple[str, ...] = ("none", "eyes", "mouth", "shirt_print", "toe_cap")
 
 #: Appearance regions of :attr:`BodyRegions.region`.
 REGION_NAMES: tuple[str, ...] = ("head", "torso", "arm", "hand", "leg", "foot")
@@ -56,15 +66,19 @@ class BodyRegions:
         back_hair: (V,) float32 0 on the crown, 0..1 from the top of the back of the head down to
             the nape, 2 on the face: a head vertex has hair when this is below the person's
             ``hair_length``.
+        front_mark: (V,) int64 front-only markings (:data:`FRONT_MARKS`): 0 none, 1 eyes and brows,
+            2 mouth, 3 shirt print (chest), 4 toe caps.
     """
 
     region: Tensor
     limb_t: Tensor
     height: Tensor
     back_hair: Tensor
+    front_mark: Tensor
 
     def to(self, device) -> "BodyRegions":
-        return BodyRegions(*(getattr(self, n).to(device) for n in ("region", "limb_t", "height", "back_hair")))
+        return BodyRegions(*(getattr(self, n).to(device) for n in ("region", "limb_t", "height", "back_hair",
+                                                                   "front_mark")))
 
 
 def _segment_t(points: Tensor, a: Tensor, b: Tensor) -> Tensor:
@@ -112,7 +126,36 @@ def body_regions(body) -> BodyRegions:
         region[arm & (groups == 3)] = REGION_NAMES.index("hand")
         region[leg & (groups == 3)] = REGION_NAMES.index("foot")
     height = (T[:, 1] - T[:, 1].min()) / (T[:, 1].max() - T[:, 1].min())
-    return BodyRegions(region=region, limb_t=limb_t, height=height, back_hair=back_hair)
+    front_mark = _front_marks(body, T, region, back_hair, j)
+    return BodyRegions(region=region, limb_t=limb_t, height=height, back_hair=back_hair, front_mark=front_mark)
+
+
+def _front_marks(body, T: Tensor, region: Tensor, back_hair: Tensor, j: dict[str, Tensor]) -> Tensor:
+    """(V,) :data:`FRONT_MARKS` codes from the template (canonical frame: y up, z front, x left)."""
+    from decomr.render.images import vertex_normals
+
+    n = vertex_normals(T[None], body.faces.cpu())[0]  # (V, 3)
+    facing = n[:, 2]  # > 0: the vertex looks forwards
+    mark = torch.zeros(T.shape[0], dtype=torch.long)
+    head = (region == REGION_NAMES.index("head")) & (back_hair > 1.5) & (facing > 0.35)  # the face
+    top = T[region == REGION_NAMES.index("head"), 1].max()
+    chin = j["neck"][1] + 0.25 * (top - j["neck"][1])
+    rel = (T[:, 1] - chin) / (top - chin)  # 0 at the chin, 1 at the top of the head
+    x = (T[:, 0] - j["head"][0]).abs()
+    eyes = head & (rel > 0.50) & (rel < 0.66) & (x > 0.012) & (x < 0.055)
+    mouth = head & (rel > 0.12) & (rel < 0.22) & (x < 0.025)
+    mark[eyes] = FRONT_MARKS.index("eyes")
+    mark[mouth] = FRONT_MARKS.index("mouth")
+    torso = region == REGION_NAMES.index("torso")
+    chest_lo = j["spine2"][1]
+    chest_hi = j["spine3"][1] + 0.6 * (j["neck"][1] - j["spine3"][1])
+    print_ = torso & (facing > 0.5) & (T[:, 1] > chest_lo) & (T[:, 1] < chest_hi) & ((T[:, 0] - j["spine3"][0]).abs() < 0.08)
+    mark[print_] = FRONT_MARKS.index("shirt_print")
+    foot = region == REGION_NAMES.index("foot")
+    left = (T[:, 0] - j["pelvis"][0]) * (j["left_hip"][0] - j["pelvis"][0]) > 0
+    ankle_z = torch.where(left, j["left_ankle"][2], j["right_ankle"][2])
+    mark[foot & (T[:, 2] > ankle_z + 0.07)] = FRONT_MARKS.index("toe_cap")
+    return mark
 
 
 @dataclass(frozen=True)
@@ -129,6 +172,8 @@ class AppearanceParams:
         light_dir: (B, 3) unit direction towards the light, camera frame.
         ambient, diffuse: (B,) light intensities.
         seed: (B,) int64 texture-noise seed.
+        print_color: (B, 3) colour of the print on the shirt's front.
+        toe: (B, 3) colour of the shoes' toe caps.
     """
 
     skin: Tensor
@@ -146,6 +191,8 @@ class AppearanceParams:
     ambient: Tensor
     diffuse: Tensor
     seed: Tensor
+    print_color: Tensor
+    toe: Tensor
 
 
 def sample_appearance(generator: torch.Generator | None = None, texture_noise: float = 0.06,
@@ -178,10 +225,14 @@ def sample_appearance(generator: torch.Generator | None = None, texture_noise: f
     diffuse = 0.4 + 0.5 * torch.rand((), generator=g)
     if seed is None:
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=g))
+    # Front cues: a print that contrasts with the shirt (its complement, jittered), light toe caps.
+    print_color = ((1.0 - cloth[0]) * (0.7 + 0.3 * torch.rand(3, generator=g))).clamp(0, 1)
+    toe = 0.75 + 0.25 * torch.rand((), generator=g).expand(3)
     return AppearanceParams(skin=skin, hair=hair, shirt=cloth[0], shirt2=cloth[1], trousers=cloth[2],
                             shoes=cloth[3] * 0.6, hair_length=hair_length, sleeve=sleeve, trouser=trouser,
                             stripes=stripes, texture=texture, light_dir=light, ambient=ambient,
-                            diffuse=diffuse, seed=torch.tensor(int(seed), dtype=torch.int64))
+                            diffuse=diffuse, seed=torch.tensor(int(seed), dtype=torch.int64),
+                            print_color=print_color, toe=toe.clone())
 
 
 def vertex_albedo(regions: BodyRegions, params: AppearanceParams) -> Tensor:
@@ -211,6 +262,13 @@ def vertex_albedo(regions: BodyRegions, params: AppearanceParams) -> Tensor:
     col = torch.where(is_("hand"), skin, col)
     col = torch.where(is_("leg"), torch.where(t < s(p.trouser), c(p.trousers), skin), col)
     col = torch.where(is_("foot"), c(p.shoes), col)
+    # Front-only cues (see the module docstring): face, shirt print, toe caps.
+    m = regions.front_mark[None, :, None]
+    col = torch.where(m == FRONT_MARKS.index("eyes"), 0.25 * skin, col)
+    col = torch.where(m == FRONT_MARKS.index("mouth"), skin * torch.tensor([0.75, 0.4, 0.4], device=skin.device), col)
+    on_shirt = (m == FRONT_MARKS.index("shirt_print")) & ~is_("arm")
+    col = torch.where(on_shirt, c(p.print_color), col)
+    col = torch.where(m == FRONT_MARKS.index("toe_cap"), c(p.toe), col)
     V = regions.region.shape[0]
     noise = hash_uniform(p.seed, V, salt=11)[..., None]  # (B, V, 1)
     return (col * (1 + s(p.texture) * (2 * noise - 1))).clamp(0.0, 1.0)

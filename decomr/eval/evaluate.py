@@ -36,7 +36,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from decomr.eval.metrics import SegmentationCounter, mpjpe, pa_mpjpe, per_vertex_error
+from decomr.eval.metrics import SegmentationCounter, facing_error, mpjpe, pa_mpjpe, per_vertex_error
 from decomr.eval.protocols import gt_eval_joints_from_j24, joint_errors, load_h36m_regressor, predicted_eval_joints
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ __all__ = [
     "PAPER_NUMBERS",
     "EvalReport",
     "batch_errors",
+    "template_errors",
+    "template_baseline",
     "segmentation_from_mesh",
     "evaluate_checkpoint",
     "write_report",
@@ -89,7 +91,8 @@ def batch_errors(out: Any, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
     Returns:
         name -> (B,) tensor: ``mask_iou``, ``mask_acc``, ``uv_error`` (UV units) when the batch has
         an IUV image; ``mpjpe``, ``pa_mpjpe`` (mm, 14 LSP joints, hip-midpoint root = the "decomr"
-        convention) and ``pve`` (mm, hip-aligned, Table 3) when the model predicted a mesh.
+        convention), ``facing_error`` (degrees between the facing directions of the two skeletons)
+        and ``pve`` (mm, hip-aligned, Table 3) when the model predicted a mesh.
     """
     from decomr.train.targets import batch_keypoint_format
 
@@ -122,11 +125,62 @@ def batch_errors(out: Any, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         pred14 = out.lsp_joints
         res["mpjpe"] = _nan_where(mpjpe(pred14, gt14, root="hips") * _MM, valid)
         res["pa_mpjpe"] = _nan_where(pa_mpjpe(pred14, gt14).float() * _MM, valid)
+        res["facing_error"] = _nan_where(facing_error(pred14.float(), gt14.float()), valid)
     if "vertices" in batch and "lsp_joints3d" in batch:
         pve = per_vertex_error(out.vertices, batch["vertices"].float(), "hips", out.lsp_joints,
                                batch["lsp_joints3d"].float())
         res["pve"] = _nan_where(pve * _MM, batch.get("has_mesh"))
     return res
+
+
+def template_errors(body: Any, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Per-sample errors of the template body predicted for every image: the baseline.
+
+    The template (mean shape, rest pose, upright and facing the camera, pelvis-centred;
+    :func:`decomr.uv.maps.camera_frame_vertices`) is what a model that learned nothing about the
+    image would predict (and what a fresh DecoMR with a zero residual predicts). Every learned
+    number is reported beside it on the same images.
+
+    Args:
+        body: the body model (on the batch's device).
+        batch: a synthetic batch (``lsp_joints3d``, ``vertices``).
+
+    Returns:
+        name -> (B,): ``mpjpe``, ``pa_mpjpe``, ``pve`` (mm) and ``facing_error`` (degrees).
+    """
+    from decomr.uv.maps import camera_frame_vertices
+
+    gt14 = batch["lsp_joints3d"].float()
+    b = gt14.shape[0]
+    with torch.no_grad():
+        verts = camera_frame_vertices(body).to(gt14.device).expand(b, -1, -1)  # (B, V, 3)
+        lsp = body.regress_joints(verts)[1].to(gt14.device)  # (B, 14, 3)
+    res = {"mpjpe": mpjpe(lsp, gt14, root="hips") * _MM, "pa_mpjpe": pa_mpjpe(lsp, gt14).float() * _MM,
+           "facing_error": facing_error(lsp, gt14)}
+    if "vertices" in batch:
+        res["pve"] = per_vertex_error(verts, batch["vertices"].float(), "hips", lsp, gt14) * _MM
+    return res
+
+
+@torch.no_grad()
+def template_baseline(body: Any, data: Any, max_samples: int | None = None, batch_size: int = 32) -> dict[str, float]:
+    """Mean :func:`template_errors` over a synthetic dataset (the first ``max_samples`` samples).
+
+    Args:
+        body: the body model. data: a synthetic dataset (e.g. ``build_test_dataset(...)``).
+        max_samples: limit. batch_size: samples rendered per batch.
+
+    Returns:
+        name -> mean (mm; degrees for ``facing_error``).
+    """
+    from torch.utils.data import DataLoader, Subset
+
+    n = len(data) if max_samples is None else min(len(data), int(max_samples))
+    means = _Means()
+    for batch in DataLoader(Subset(data, range(n)), batch_size=batch_size, shuffle=False):
+        for name, values in template_errors(body, batch).items():
+            means.add(name, values)
+    return means.result()
 
 
 def segmentation_from_mesh(vertices: torch.Tensor, camera: torch.Tensor, body: Any, size: int | tuple[int, int]
@@ -166,6 +220,8 @@ class EvalReport:
         metrics: name -> value (mm for errors; accuracy in %, F1 in [0, 1] for segmentation;
             H36M/3DPW errors are prefixed by their convention, ``decomr/`` or ``cmr-spin/``).
         paper: the paper's numbers for the same metrics (empty for ``synthetic``).
+        baseline: the template body's errors on the same images (:func:`template_errors`;
+            synthetic data only: official datasets are compared with the paper instead).
         notes: what was skipped and why, protocol details.
         model: a summary of the model (body, backbone, atlas, step).
         seconds: wall time.
@@ -176,6 +232,7 @@ class EvalReport:
     num_samples: int
     metrics: dict[str, float]
     paper: dict[str, float] = field(default_factory=dict)
+    baseline: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     model: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
@@ -200,9 +257,15 @@ def report_markdown(report: EvalReport) -> str:
     if report.paper:
         lines.append(f"- paper numbers: DecoMR, {_PAPER_SOURCES.get(report.dataset, 'the paper')} "
                      "(SMPL, ResNet-50, H36M+UP-3D / SURREAL training)")
-    lines += ["", "| metric | ours | paper |", "|---|---:|---:|"]
+    if report.baseline:
+        lines.append("- template body: the mean body, upright and facing the camera, predicted for every image "
+                     "(what a model that learned nothing predicts)")
+        lines += ["", "| metric | ours | template body | paper |", "|---|---:|---:|---:|"]
+    else:
+        lines += ["", "| metric | ours | paper |", "|---|---:|---:|"]
     for name in sorted(set(report.metrics) | set(report.paper)):
-        lines.append(f"| {name} | {_fmt(report.metrics.get(name), name)} | {_fmt(report.paper.get(name), name)} |")
+        base = f" {_fmt(report.baseline.get(name), name)} |" if report.baseline else ""
+        lines.append(f"| {name} | {_fmt(report.metrics.get(name), name)} |{base} {_fmt(report.paper.get(name), name)} |")
     if report.notes:
         lines += ["", "Notes:", ""] + [f"- {n}" for n in report.notes]
     return "\n".join(lines) + "\n"
@@ -352,7 +415,7 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
     if max_samples is not None and max_samples < len(data):
         data = Subset(data, range(int(max_samples)))
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=num_workers)
-    means = _Means()
+    means, baseline = _Means(), _Means()
     fb = SegmentationCounter(2)
     parts = SegmentationCounter(7, ignore_index=255)
     h36m_reg = None
@@ -377,6 +440,8 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
         if dataset == "synthetic":
             for name, values in batch_errors(out, batch).items():
                 means.add(name, values)
+            for name, values in template_errors(body, batch).items():
+                baseline.add(name, values)
             if stage == "full" and "parts" in batch:
                 gt_parts = batch["parts"].long()
                 if gt_parts.dim() == 4:
@@ -427,9 +492,14 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
                      "root (official DecoMR eval.py); 'cmr-spin' = J_regressor_h36m + H36M_TO_J14, pelvis root")
     if dataset == "synthetic":
         notes.append("synthetic test split (Anny renders, decomr.data.synthetic): no paper numbers exist for it")
+    if loaded.path.name == "best.pt":
+        d = loaded.config.data
+        where = (f"the validation records held out of the training sets (the last {100 * d.official_val_fraction:g}% of "
+                 "each)" if d.source == "official" else f"the synthetic '{d.eval_split}' split")
+        notes.append(f"checkpoint best.pt: selected during training on {where}, never on test data")
     report = EvalReport(
         dataset=dataset, checkpoint=str(loaded.path), num_samples=n, metrics=metrics,
-        paper=dict(PAPER_NUMBERS.get(dataset, {})), notes=notes,
+        paper=dict(PAPER_NUMBERS.get(dataset, {})), baseline=baseline.result(), notes=notes,
         model={"body": loaded.config.body, "backbone": loaded.config.model.backbone,
                "atlas": loaded.config.model.atlas, "lnet_input": loaded.config.model.lnet_input,
                "img_size": loaded.config.model.img_size, "step": loaded.step, "run": loaded.config.name},

@@ -38,6 +38,8 @@ __all__ = [
     "similarity_procrustes",
     "pa_mpjpe",
     "per_vertex_error",
+    "facing_direction",
+    "facing_error",
     "SegmentationScores",
     "SegmentationCounter",
 ]
@@ -204,6 +206,50 @@ def pa_mpjpe(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     """
     aligned = similarity_procrustes(pred, gt)
     return torch.linalg.norm(aligned - gt.to(aligned.dtype), dim=-1).mean(dim=-1)
+
+
+def facing_direction(lsp_joints: torch.Tensor) -> torch.Tensor:
+    """Unit vector the torso faces, from 14 LSP joints (not a paper metric: a diagnostic).
+
+    ``forward = normalize(left x up)`` with ``left`` = (left hip - right hip) + (left shoulder -
+    right shoulder) and ``up`` = neck - hip midpoint: perpendicular to the shoulders and hips, in
+    the direction the chest faces.
+
+    Args:
+        lsp_joints: (B, 14, 3) LSP joints (order of :data:`decomr.body.joints.LSP_JOINT_NAMES`).
+
+    Returns:
+        (B, 3) unit vectors.
+    """
+    _check_points("lsp_joints", lsp_joints)
+    if lsp_joints.shape[1] != 14:
+        raise ValueError(f"lsp_joints: expected (B, 14, 3), got {tuple(lsp_joints.shape)}")
+    j = lsp_joints
+    left = (j[:, 3] - j[:, 2]) + (j[:, 9] - j[:, 8])  # (B, 3)
+    up = j[:, 12] - 0.5 * (j[:, 2] + j[:, 3])
+    return torch.nn.functional.normalize(torch.linalg.cross(left, up), dim=-1, eps=1e-12)
+
+
+def facing_error(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """Angle between the predicted and the true facing directions, degrees (0..180).
+
+    Tells whether a model knows which way a person faces: a model that cannot tell front from
+    back scores ~90 on average over people facing every direction, and predicts squashed
+    bodies (the average over orientations).
+
+    Args:
+        pred: (B, 14, 3) predicted LSP joints. gt: (B, 14, 3) true LSP joints (same frame).
+
+    Returns:
+        (B,) degrees.
+
+    >>> j = torch.zeros(1, 14, 3); j[0, 2, 0], j[0, 3, 0], j[0, 8, 0], j[0, 9, 0], j[0, 12, 1] = -1, 1, -1, 1, 1
+    >>> float(facing_error(j, j)), float(facing_error(j * torch.tensor([-1.0, 1.0, -1.0]), j))
+    (0.0, 180.0)
+    """
+    _check_pair(pred, gt)
+    cos = (facing_direction(pred) * facing_direction(gt.to(pred.dtype))).sum(-1).clamp(-1.0, 1.0)
+    return torch.rad2deg(torch.arccos(cos))
 
 
 def per_vertex_error(pred: torch.Tensor, gt: torch.Tensor,

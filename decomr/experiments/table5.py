@@ -326,7 +326,7 @@ def run_cell(budget: str | Budget, spec: CellSpec, root: str | Path | None = Non
     if not fresh and timing.exists():
         seconds_before = float(json.loads(timing.read_text()).get("seconds", 0.0))
     start = time.perf_counter()
-    out = train(config, resume=not fresh, progress=progress)
+    out = train(config, resume=not fresh, progress=progress, overwrite=fresh)  # a stale run is moved aside
     train_seconds = seconds_before + time.perf_counter() - start
     atomic_write_bytes(timing, json.dumps({"seconds": train_seconds}).encode())
     if not out.finished:

@@ -416,14 +416,11 @@ def table5_markdown(result: Table5Result, template: Mapping[str, float] | None =
 
 def _template_yardstick(result: Table5Result) -> dict[str, float] | None:
     """Errors of the template body facing the camera on the runs' test images (mm)."""
-    import torch
-
     from decomr.body import load as load_body
-    from decomr.eval.metrics import mpjpe, pa_mpjpe, per_vertex_error
+    from decomr.eval.evaluate import template_baseline
     from decomr.experiments.table5 import cell_config
     from decomr.train import build_test_dataset
     from decomr.uv import load_atlas
-    from decomr.uv.maps import camera_frame_vertices
 
     finished = result.finished
     if not finished:
@@ -431,21 +428,8 @@ def _template_yardstick(result: Table5Result) -> dict[str, float] | None:
     config = cell_config(result.budget, finished[0].spec, result.root)
     body = load_body(config.body)
     data = build_test_dataset(config, body, load_atlas(body, config.model.atlas), split="test")
-    n = min(len(data), result.budget.test_size)
-    sums = {"mpjpe": 0.0, "pa_mpjpe": 0.0, "pve": 0.0}
-    template = camera_frame_vertices(body)  # (1, V, 3)
-    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(data, range(n)), batch_size=32,
-                                         num_workers=result.budget.eval_workers)
-    with torch.no_grad():
-        for batch in loader:
-            b = batch["image"].shape[0]
-            verts = template.expand(b, -1, -1)
-            lsp = body.regress_joints(verts)[1]
-            sums["mpjpe"] += float(mpjpe(lsp, batch["lsp_joints3d"]).sum()) * 1000
-            sums["pa_mpjpe"] += float(pa_mpjpe(lsp, batch["lsp_joints3d"]).sum()) * 1000
-            sums["pve"] += float(per_vertex_error(verts, batch["vertices"], "hips", lsp,
-                                                  batch["lsp_joints3d"]).sum()) * 1000
-    return {k: v / n for k, v in sums.items()}
+    means = template_baseline(body, data, max_samples=result.budget.test_size)
+    return {k: means[k] for k in ("mpjpe", "pa_mpjpe", "pve")}
 
 
 def _resolution_floors(result: Table5Result) -> tuple[dict[str, float], int] | None:

@@ -27,6 +27,7 @@ from decomr.body.joints import LSP_JOINT_NAMES, SMPL_JOINT_NAMES
 from decomr.export.images import write_iuv_png, write_png
 from decomr.export.mesh import opencv_to_opengl, write_obj, write_ply
 from decomr.paths import atomic_write_bytes
+from decomr.predict.overlay import MAX_OUTPUT_SIDE, iuv_layer, output_size, overlay_image
 
 __all__ = ["OUTPUTS", "MESH_FRAMES", "WrittenFiles", "prediction_record", "write_prediction"]
 
@@ -91,7 +92,8 @@ def prediction_record(prediction, index: int = 0, **extra: Any) -> dict[str, Any
 
 def write_prediction(out_dir: str | Path, stem: str, prediction, index: int = 0, image: torch.Tensor | None = None,
                      *, atlas: Any = None, outputs: tuple[str, ...] = OUTPUTS, mesh_frame: str = "opengl",
-                     blend: float = 0.7, extra: dict[str, Any] | None = None) -> WrittenFiles:
+                     blend: float = 0.7, extra: dict[str, Any] | None = None,
+                     max_side: int | None = MAX_OUTPUT_SIDE) -> WrittenFiles:
     """Write the files of one prediction (see the module docstring).
 
     Args:
@@ -104,11 +106,12 @@ def write_prediction(out_dir: str | Path, stem: str, prediction, index: int = 0,
         mesh_frame: ``"opengl"`` (y up; default) or ``"opencv"`` (the camera frame).
         blend: mesh opacity of the overlay.
         extra: more keys for the JSON (image path, box, checkpoint, ...).
+        max_side: long side of the overlay and IUV images, pixels (None: the original size). The
+            JSON's 2D points stay in the original image's pixels.
 
     Returns:
         :class:`WrittenFiles`.
     """
-    from decomr.predict.overlay import iuv_layer, overlay_image
 
     unknown = sorted(set(outputs) - set(OUTPUTS))
     if unknown:
@@ -129,12 +132,15 @@ def write_prediction(out_dir: str | Path, stem: str, prediction, index: int = 0,
     if "ply" in outputs:
         paths["ply"] = write_ply(out_dir / f"{stem}.ply", verts, prediction.faces, comment=note)
     if "iuv" in outputs:
-        paths["iuv"] = write_iuv_png(out_dir / f"{stem}_iuv.png", iuv_layer(prediction, index))
+        paths["iuv"] = write_iuv_png(out_dir / f"{stem}_iuv.png", iuv_layer(prediction, index, max_side))
     if "overlay" in outputs:
-        paths["overlay"] = write_png(out_dir / f"{stem}_overlay.png", overlay_image(image, prediction, index, blend))
+        paths["overlay"] = write_png(out_dir / f"{stem}_overlay.png",
+                                     overlay_image(image, prediction, index, blend, max_side=max_side))
     if "json" in outputs:
         files = {k: v.name for k, v in paths.items()}
-        record = prediction_record(prediction, index, **(extra or {}), files=files, mesh_frame=mesh_frame)
+        drawn = list(output_size(tuple(int(v) for v in prediction.image_size[index]), max_side))
+        record = prediction_record(prediction, index, **(extra or {}), files=files, mesh_frame=mesh_frame,
+                                   images_drawn_at=drawn)
         paths["json"] = out_dir / f"{stem}.json"
         atomic_write_bytes(paths["json"], (_dumps(record) + "\n").encode("utf-8"))
     return WrittenFiles(**paths)

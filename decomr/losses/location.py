@@ -1,8 +1,8 @@
 """Eq. 6: weighted L1 on the location map, and a total-variation regulariser (Sec. 3.3).
 
 The weight map W (R, R) comes from ``decomr.uv.weight_map(body, atlas, R)``: 1 : 2 : 5 : 25 for
-torso, neck/head, arms/legs, hands/feet, normalised to mean 1 inside the UV mask and 0 outside
-(supplementary Sec. 3).
+torso, neck/head, arms/legs, hands/feet (supplementary Sec. 3), 0 outside the UV mask, normalised
+to mean 1 over the whole R x R square as in the official code.
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ def location_map_loss(
     """Eq. 6: ``mean_{b, c, u, v} W(u, v) |X - X_gt|`` over the valid samples.
 
     The mean runs over all R x R pixels and the 3 channels (not only over the UV mask), as in the
-    official code; with W of mean 1 inside the mask this is the mask-area fraction times the
-    weighted mean error inside the mask.
+    official code. W has mean 1 over the whole square, so a uniform error e gives a loss of e on
+    any atlas (the share of the square an atlas covers does not change the loss's weight).
 
     Args:
         location_map: (B, 3, R, R) predicted location map, metres.

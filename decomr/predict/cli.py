@@ -55,6 +55,8 @@ def build_predict_parser() -> argparse.ArgumentParser:
                    help="mesh file frame: opengl (y up, default) or opencv (the camera frame of the JSON)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default 8)")
+    p.add_argument("--max-side", type=int, default=2048,
+                   help="long side of the overlay and IUV images in pixels (default 2048; 0: the original size)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -65,9 +67,19 @@ def _unique_stems(paths: list[Path]) -> list[str]:
     return [f"{p.stem}_{p.suffix.lstrip('.').lower()}" if stems.count(p.stem) > 1 else p.stem for p in paths]
 
 
+def _join_negative_box(argv: list[str]) -> list[str]:
+    """``--box -5,10,50,90`` -> ``--box=-5,10,50,90`` (argparse reads a leading '-' as an option)."""
+    out = list(argv)
+    for i, arg in enumerate(out[:-1]):
+        if arg == "--box" and out[i + 1].startswith("-") and out[i + 1][1:2].isdigit():
+            out[i:i + 2] = [f"--box={out[i + 1]}"]
+            break
+    return out
+
+
 def predict_main(argv: list[str] | None = None) -> int:
     """Entry point of ``decomr predict`` (returns the exit status)."""
-    args = build_predict_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    args = build_predict_parser().parse_args(_join_negative_box(sys.argv[1:] if argv is None else list(argv)))
     from decomr.export.prediction import OUTPUTS
 
     def fail(message: str) -> int:
@@ -83,6 +95,8 @@ def predict_main(argv: list[str] | None = None) -> int:
         return fail(f"--outputs {args.outputs!r}: unknown {unknown}; choose from {','.join(OUTPUTS)}")
     if args.batch_size < 1:
         return fail(f"--batch-size: expected >= 1, got {args.batch_size}")
+    if args.max_side < 0:
+        return fail(f"--max-side: expected >= 0 pixels (0: the original size), got {args.max_side}")
     box = mask = None
     if source.is_dir() and (args.box or args.mask):
         return fail("--box/--mask describe one image; run the folder without them (whole-image crops) or one image at a time")
@@ -101,6 +115,14 @@ def predict_main(argv: list[str] | None = None) -> int:
         except (FileNotFoundError, ImageReadError) as err:
             return fail(f"--mask: {err}")
     paths = list_images(source) if source.is_dir() else [source]
+    if box is not None:  # checked before the model loads: a box must overlap the image
+        try:
+            h, w = read_image(source).shape[:2]
+        except (FileNotFoundError, ImageReadError) as err:
+            return fail(str(err))
+        if box[0] >= w or box[1] >= h or box[2] <= 0 or box[3] <= 0:
+            return fail(f"--box {args.box}: outside the image ({w} x {h} pixels, width x height); the box is "
+                        "x_min,y_min,x_max,y_max in pixels of this image")
     if not paths:
         from decomr.predict import IMAGE_SUFFIXES
 
@@ -112,52 +134,61 @@ def predict_main(argv: list[str] | None = None) -> int:
     return _run(predictor, paths, _unique_stems(paths), box, mask, outputs, args)
 
 
+def _reason(err: Exception) -> str:
+    """One line for a failed image: the message, with the exception type where it is not a plain ValueError."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return text if isinstance(err, (ValueError, OSError)) and text else f"{type(err).__name__}: {text}"
+
+
 def _run(predictor, paths: list[Path], stems: list[str], box, mask, outputs, args) -> int:
     import torch
     from tqdm.auto import tqdm
 
     from decomr.export.prediction import write_prediction
-    from decomr.predict import ImageReadError, as_image_list, read_image
+    from decomr.predict import as_image_list
 
     out_dir = Path(args.out).expanduser()
     failures: list[tuple[Path, str]] = []
     written = 0
     extra_common = {"checkpoint": str(predictor.checkpoint.path) if predictor.checkpoint else None,
                     "body": getattr(predictor.body, "name", None)}
-    bar = tqdm(total=len(paths), desc="decomr predict", unit="img", disable=args.no_progress or len(paths) == 1)
+    bar = tqdm(total=len(paths), desc="decomr predict", unit="img", disable=args.no_progress)
 
     def process(chunk: list[int]) -> None:
         nonlocal written
         images, ok = [], []
+        bar.set_postfix_str("reading")
         for k in chunk:
             try:
-                images.append(as_image_list(read_image(paths[k]))[0])
+                images.append(as_image_list(paths[k])[0])
                 ok.append(k)
-            except (FileNotFoundError, ImageReadError) as err:
-                failures.append((paths[k], str(err)))
+            except Exception as err:  # noqa: BLE001 - any unreadable/unusable image is reported, the rest goes on
+                failures.append((paths[k], _reason(err)))
                 bar.update(1)
         if not ok:
             return
         try:
+            bar.set_postfix_str("predicting")
             masks = [mask] if mask is not None else None
             pred = predictor.predict(images, boxes=[box] if box is not None else None, masks=masks,
                                      batch_size=args.batch_size)
-        except (ValueError, RuntimeError) as err:
+        except Exception as err:  # noqa: BLE001 - one bad image must not stop the folder
             if len(ok) > 1:  # isolate the image that fails
                 for k in ok:
                     process([k])
                 return
-            failures.append((paths[ok[0]], str(err)))
+            failures.append((paths[ok[0]], _reason(err)))
             bar.update(1)
             return
+        bar.set_postfix_str("writing")
         for j, k in enumerate(ok):
             try:
                 write_prediction(out_dir, stems[k], pred, j, images[j], atlas=predictor.atlas, outputs=outputs,
-                                 mesh_frame=args.mesh_frame,
+                                 mesh_frame=args.mesh_frame, max_side=args.max_side or None,
                                  extra={"image": str(paths[k]), "box": box, **extra_common})
                 written += 1
-            except (OSError, ValueError) as err:
-                failures.append((paths[k], f"writing results failed: {err}"))
+            except Exception as err:  # noqa: BLE001
+                failures.append((paths[k], f"writing results failed: {_reason(err)}"))
             bar.update(1)
 
     with torch.inference_mode():

@@ -6,8 +6,8 @@ torch tensors (3, H, W) / (B, 3, H, W) float in [0, 1] or (H, W, 3) uint8. Inter
 is a (3, H, W) float32 tensor in [0, 1].
 
 >>> import numpy as np
->>> as_image_list(np.zeros((4, 6, 3), dtype=np.uint8))[0].shape
-torch.Size([3, 4, 6])
+>>> as_image_list(np.zeros((40, 60, 3), dtype=np.uint8))[0].shape
+torch.Size([3, 40, 60])
 """
 from __future__ import annotations
 
@@ -63,8 +63,34 @@ def list_images(folder: str | Path) -> list[Path]:
                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
 
 
-def _array_to_tensor(arr: np.ndarray, name: str) -> torch.Tensor:
-    """(H, W), (H, W, 1|3|4) numpy (uint8 or float in [0, 1]) -> (3, H, W) float32."""
+_CHANNELS = (1, 3, 4)
+
+
+def _check_layout(shape: tuple[int, ...], name: str, channels_last: bool) -> None:
+    """Reject a 3D shape that reads as both (C, H, W) and (H, W, C), e.g. (3, 100, 3).
+
+    Guessing would silently turn a 100 x 3 picture into a 3 x 100 one (or worse); the message
+    names the shape the caller passed and how to say which layout is meant.
+    """
+    if len(shape) == 3 and shape[0] in _CHANNELS and shape[2] in _CHANNELS:
+        kind = "numpy array" if channels_last else "tensor"
+        raise ValueError(
+            f"{name}: a {kind} of shape {tuple(shape)} is ambiguous: it reads as (channels, H, W) and as (H, W, "
+            "channels). Pass numpy arrays as (H, W, 3) and tensors as (3, H, W) or (B, 3, H, W), with H and W "
+            "larger than 4 (an image that small holds no person anyway).")
+
+
+def _array_to_tensor(arr: np.ndarray, name: str, decoded: bool = False) -> torch.Tensor:
+    """(H, W), (H, W, 1|3|4) numpy (uint8 or float in [0, 1]) -> (3, H, W) float32.
+
+    ``decoded``: the array comes from an image file or a PIL image (surely channels-last), not
+    from the caller, so its layout is not questioned.
+    """
+    if not decoded:
+        _check_layout(arr.shape, name, channels_last=True)
+    if not decoded and arr.ndim == 3 and arr.shape[0] in _CHANNELS and arr.shape[2] not in _CHANNELS:
+        raise ValueError(f"{name}: a numpy array of shape {arr.shape} looks channels-first; numpy images are "
+                         "channels-last (H, W, 3): pass arr.transpose(1, 2, 0), or a torch tensor (3, H, W)")
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
@@ -82,8 +108,9 @@ def _array_to_tensor(arr: np.ndarray, name: str) -> torch.Tensor:
 
 
 def _tensor_to_list(t: torch.Tensor, name: str) -> list[torch.Tensor]:
+    _check_layout(tuple(t.shape), name, channels_last=False)
     if t.dtype == torch.uint8 and t.dim() == 3 and t.shape[-1] in (1, 3) and t.shape[0] not in (1, 3):
-        return [_array_to_tensor(t.cpu().numpy(), name)]
+        return [_array_to_tensor(t.cpu().numpy(), name, decoded=True)]
     if t.dim() == 3:
         t = t[None]
     if t.dim() != 4 or t.shape[1] not in (1, 3):
@@ -94,9 +121,20 @@ def _tensor_to_list(t: torch.Tensor, name: str) -> list[torch.Tensor]:
     return list(t.unbind(0))
 
 
+#: Smallest image side accepted (pixels): smaller images cannot be cropped into a person box.
+MIN_IMAGE_SIDE = 8
+
+
+def _check_size(t: torch.Tensor, name: str) -> torch.Tensor:
+    h, w = t.shape[-2:]
+    if h < MIN_IMAGE_SIDE or w < MIN_IMAGE_SIDE:
+        raise ValueError(f"{name}: an image of {w} x {h} pixels (width x height) is too small; expected at least "
+                         f"{MIN_IMAGE_SIDE} x {MIN_IMAGE_SIDE}")
+    return t
+
+
 def _check_range(t: torch.Tensor, name: str) -> torch.Tensor:
-    if t.shape[-2] < 2 or t.shape[-1] < 2:
-        raise ValueError(f"{name}: expected an image of at least 2 x 2 pixels, got {tuple(t.shape[-2:])}")
+    _check_size(t, name)
     if not torch.isfinite(t).all():
         raise ValueError(f"{name}: contains NaN or inf")
     lo, hi = float(t.min()), float(t.max())
@@ -127,13 +165,14 @@ def as_image_list(images: Any) -> list[torch.Tensor]:
     for k, item in enumerate(items):
         name = f"images[{k}]" if isinstance(images, (list, tuple)) else "images"
         if isinstance(item, (str, Path)):
-            out.append(_array_to_tensor(read_image(item), str(item)))
+            out.append(_check_size(_array_to_tensor(read_image(item), str(item), decoded=True), str(item)))
         elif isinstance(item, np.ndarray):
             out.append(_check_range(_array_to_tensor(item, name), name))
         elif torch.is_tensor(item):
             out.extend(_check_range(t, name) for t in _tensor_to_list(item, name))
         elif hasattr(item, "convert") and hasattr(item, "size"):  # a PIL image
-            out.append(_array_to_tensor(np.asarray(item.convert("RGB"), dtype=np.uint8), name))
+            out.append(_check_size(_array_to_tensor(np.asarray(item.convert("RGB"), dtype=np.uint8), name, decoded=True),
+                                   name))
         else:
             raise ValueError(f"{name}: expected a path, PIL image, numpy array or torch tensor, got {type(item).__name__}")
     return out

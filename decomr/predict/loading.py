@@ -36,6 +36,8 @@ __all__ = [
     "CheckpointNotFoundError",
     "CheckpointInfo",
     "checkpoint_dir",
+    "RELEASED_CHECKPOINT",
+    "released_checkpoint",
     "find_checkpoint",
     "read_checkpoint",
     "build_model",
@@ -51,9 +53,13 @@ DERIVED_PREFIXES = ("sampler.",)
 
 CHECKPOINT_HELP = """\
 How to get a trained DecoMR checkpoint:
-  * on a GPU (the better model):
+  * the released one, data/checkpoints/decomr_anny_cpu.pt, ships with the repository (git checkout
+    data/checkpoints/ if it is missing); it is used when no checkpoint is given;
+  * train it again on a CPU (about 3 hours on 2 cores, resumable):
+        decomr train --config cpu
+  * on a GPU:
         decomr train --config configs/synthetic.yaml
-  * on a CPU (a few minutes; a small, rough model that shows the pipeline):
+  * a few minutes on a CPU (a rough model that only shows the pipeline):
         decomr train --config configs/quick.yaml
   then pass the run folder (e.g. --checkpoint runs/quick) or export a release that is found
   automatically:  decomr train --export-release runs/quick  (writes data/checkpoints/*.pt).
@@ -69,9 +75,25 @@ class CheckpointNotFoundError(FileNotFoundError):
     """No checkpoint where one was expected; the message explains how to get one."""
 
 
+#: The model released with decomr: trained on a 2-core CPU by ``configs/cpu.yaml`` (its model
+#: card is ``data/checkpoints/README.md``). Used when no checkpoint is given.
+RELEASED_CHECKPOINT = "decomr_anny_cpu.pt"
+
+
 def checkpoint_dir() -> Path:
     """``data/checkpoints`` (``$DECOMR_DATA/checkpoints``): where releases are looked for."""
     return data_dir() / "checkpoints"
+
+
+def released_checkpoint() -> Path | None:
+    """The released checkpoint (:data:`RELEASED_CHECKPOINT`) in ``data/checkpoints/`` or in the
+    repository's own ``data/checkpoints/`` (when ``$DECOMR_DATA`` points elsewhere), or None."""
+    from decomr.paths import REPO_ROOT
+
+    for folder in (checkpoint_dir(), REPO_ROOT / "data" / "checkpoints"):
+        if (folder / RELEASED_CHECKPOINT).is_file():
+            return folder / RELEASED_CHECKPOINT
+    return None
 
 
 def find_checkpoint(path: str | Path | None = None) -> Path:
@@ -79,7 +101,8 @@ def find_checkpoint(path: str | Path | None = None) -> Path:
 
     Args:
         path: a ``.pt`` file, a run folder (its ``best.pt``, else ``last.pt``, else its only
-            ``.pt``), or None: the newest ``.pt`` in :func:`checkpoint_dir`.
+            ``.pt``), or None: the released model (:func:`released_checkpoint`), else the newest
+            ``.pt`` in :func:`checkpoint_dir`.
 
     Returns:
         the file.
@@ -89,6 +112,9 @@ def find_checkpoint(path: str | Path | None = None) -> Path:
             train a model.
     """
     if path is None:
+        released = released_checkpoint()
+        if released is not None:
+            return released
         folder = checkpoint_dir()
         found = sorted(folder.glob("*.pt"), key=lambda p: p.stat().st_mtime, reverse=True) if folder.is_dir() else []
         if not found:
@@ -126,6 +152,10 @@ class CheckpointInfo:
         num_vertices: the body's vertex count at training time (None if not stored).
         mesh_hash: ``body.mesh_hash()`` at training time (None if not stored).
         metrics: evaluation numbers stored with a release.
+        card: model-card data stored with a release (``baseline``: the template body's metrics on
+            the same images; ``history``: the validation rows of training; ``train_seconds``).
+        trained_img_size: the crop size the weights were trained at (stored apart from the config,
+            None in older files); :func:`build_model` warns when the config says otherwise.
     """
 
     path: Path
@@ -138,6 +168,8 @@ class CheckpointInfo:
     num_vertices: int | None = None
     mesh_hash: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    card: dict[str, Any] = field(default_factory=dict)
+    trained_img_size: int | None = None
 
 
 def _model_config(raw: Any, path: Path) -> tuple[dict[str, Any], str | None]:
@@ -166,8 +198,9 @@ def read_checkpoint(path: str | Path | None = None) -> CheckpointInfo:
         with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
             data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - re-raised with the file named
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {err}). "
-                              "Was it written by `decomr train`? Re-download or re-export it.") from err
+        # torch's own message advises weights_only=False, i.e. running the file's code: not passed on.
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}): the file is damaged "
+                              "or was not written by decomr. Re-download or re-export it.") from None
     if not isinstance(data, dict) or not isinstance(data.get("model"), dict) or "config" not in data:
         keys = sorted(data)[:8] if isinstance(data, dict) else type(data).__name__
         raise CheckpointError(f"{path}: not a DecoMR checkpoint (expected a dict with 'config' and 'model', "
@@ -190,7 +223,8 @@ def read_checkpoint(path: str | Path | None = None) -> CheckpointInfo:
         path=path, format=fmt, body=str(body), config=config, state=state,
         step=int(data.get("step", -1)), stage=int(data.get("stage", 0)),
         num_vertices=None if num_vertices is None else int(num_vertices),
-        mesh_hash=data.get("mesh_hash"), metrics=dict(data.get("metrics") or {}),
+        mesh_hash=data.get("mesh_hash"), metrics=dict(data.get("metrics") or {}), card=dict(data.get("card") or {}),
+        trained_img_size=None if data.get("trained_img_size") is None else int(data["trained_img_size"]),
     )
 
 
@@ -249,6 +283,10 @@ def build_model(info: CheckpointInfo, body: Any = None) -> tuple[DecoMR, Any, An
             f"{path}: its weights do not fit the model of its config (missing {missing[:4]}"
             f"{' ...' if len(missing) > 4 else ''}, unexpected {list(result.unexpected_keys)[:4]}). "
             "Was it trained with another config or decomr version? Retrain or re-export it with this version.")
+    if info.trained_img_size is not None and info.trained_img_size != info.config.img_size:
+        warnings.warn(f"{path}: its config says {info.config.img_size} px crops, but the weights were trained on "
+                      f"{info.trained_img_size} px crops (was the config edited?); predictions at another input size "
+                      f"are unreliable. Set model.img_size back to {info.trained_img_size}.", stacklevel=3)
     if info.stage == 1:
         warnings.warn(f"{path}: only stage 1 (CNet) was trained; LNet is untrained, so the predicted meshes are "
                       "meaningless. Train stage 2 (continue the run) for meshes.", stacklevel=3)
@@ -288,6 +326,7 @@ def save_model_release(path: str | Path, model: DecoMR, body: Any, *, step: int 
         "num_vertices": int(body.num_vertices),
         "mesh_hash": body.mesh_hash() if hasattr(body, "mesh_hash") else None,
         "torch_version": str(torch.__version__),  # a plain str: TorchVersion is not weights_only-safe
+        "trained_img_size": int(model.config.img_size),
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)

@@ -68,15 +68,48 @@ def mesh_layer(prediction, index: int = 0, vertex_colors: torch.Tensor | None = 
     return MeshLayer(rgb=rgb[0].permute(1, 2, 0).contiguous(), alpha=frags.mask[0].float())
 
 
-def iuv_layer(prediction, index: int = 0) -> torch.Tensor:
+#: Default cap on the long side of overlays and pasted-back IUV images (pixels): a 24-megapixel
+#: photo is drawn at 2048 x 1365 instead of 6000 x 4000 (about 9x less time, memory and file size).
+MAX_OUTPUT_SIDE = 2048
+
+
+def output_size(image_size: tuple[int, int], max_side: int | None = MAX_OUTPUT_SIDE) -> tuple[int, int]:
+    """(h, w) of an output drawn for an image of ``image_size`` = (H, W), long side at most ``max_side``.
+
+    >>> output_size((4000, 6000)), output_size((480, 640)), output_size((4000, 6000), None)
+    ((1365, 2048), (480, 640), (4000, 6000))
+    """
+    h, w = (int(v) for v in image_size)
+    if max_side is None or max(h, w) <= max_side:
+        return h, w
+    if max_side < 1:
+        raise ValueError(f"max_side: expected a positive number of pixels or None, got {max_side}")
+    f = max_side / max(h, w)
+    return max(1, round(h * f)), max(1, round(w * f))
+
+
+def _scaled_crop(prediction, i: int, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The crop's centre and scale in an output of ``size`` = (h, w) instead of the original image."""
+    h0, w0 = (int(v) for v in prediction.image_size[i])
+    f = torch.tensor([size[1] / w0, size[0] / h0], dtype=torch.float64)
+    center = (prediction.center[i].double() + 0.5) * f - 0.5  # pixel centres at integers
+    return center, prediction.scale[i].double() * f.mean()
+
+
+def iuv_layer(prediction, index: int = 0, max_side: int | None = None) -> torch.Tensor:
     """The predicted IUV image pasted back into the original image.
 
+    Args:
+        prediction, index: the prediction and which image.
+        max_side: draw at most this many pixels along the long side (None: the original size).
+
     Returns:
-        (3, H, W) float: foreground {0, 1}, u, v (0 off the body and outside the crop).
+        (3, h, w) float: foreground {0, 1}, u, v (0 off the body and outside the crop).
     """
     i = _check_index(prediction, index)
-    h, w = (int(v) for v in prediction.image_size[i])
-    return uncrop_image(prediction.iuv[i], prediction.center[i], prediction.scale[i], (h, w), mode="nearest")
+    size = output_size(tuple(int(v) for v in prediction.image_size[i]), max_side)
+    center, scale = _scaled_crop(prediction, i, size)
+    return uncrop_image(prediction.iuv[i], center, scale, size, mode="nearest")
 
 
 def iuv_colors(iuv: torch.Tensor) -> torch.Tensor:
@@ -116,7 +149,7 @@ def compose(image: torch.Tensor, layer: torch.Tensor, alpha: torch.Tensor, blend
 
 
 def overlay_image(image: torch.Tensor, prediction, index: int = 0, blend: float = 0.7,
-                  vertex_colors: torch.Tensor | None = None) -> torch.Tensor:
+                  vertex_colors: torch.Tensor | None = None, max_side: int | None = None) -> torch.Tensor:
     """The predicted mesh drawn over its original image.
 
     Args:
@@ -124,13 +157,20 @@ def overlay_image(image: torch.Tensor, prediction, index: int = 0, blend: float 
         prediction, index: the prediction and which image.
         blend: mesh opacity.
         vertex_colors: see :func:`mesh_layer`.
+        max_side: draw at most this many pixels along the long side (the image is downscaled
+            with antialiasing first); None: the original size.
 
     Returns:
-        (H, W, 3) float in [0, 1].
+        (h, w, 3) float in [0, 1] (``h, w = output_size((H, W), max_side)``).
     """
     i = _check_index(prediction, index)
     size = tuple(int(v) for v in prediction.image_size[i])
     if image.dim() != 3 or image.shape[0] != 3 or tuple(image.shape[1:]) != size:
         raise ValueError(f"image: expected the original image (3, {size[0]}, {size[1]}), got {tuple(image.shape)}")
-    layer = mesh_layer(prediction, i, vertex_colors)
-    return compose(image.detach().float().cpu().permute(1, 2, 0), layer.rgb, layer.alpha, blend)
+    out = output_size(size, max_side)
+    picture = image.detach().float().cpu()
+    if out != size:
+        picture = torch.nn.functional.interpolate(picture[None], size=out, mode="bilinear", antialias=True,
+                                                  align_corners=False)[0].clamp(0, 1)
+    layer = mesh_layer(prediction, i, vertex_colors, image_size=out)
+    return compose(picture.permute(1, 2, 0), layer.rgb, layer.alpha, blend)

@@ -7,6 +7,7 @@
 - :mod:`decomr.train.data`        per-step deterministic, sharded, resumable batches (two pipelines)
 - :mod:`decomr.train.checkpoint`  atomic, ``weights_only`` checkpoints; fp16 releases; :func:`load_model`
 - :mod:`decomr.train.distributed` ``torchrun`` + DDP helpers
+- :mod:`decomr.train.diagnose`    why a run does (not) learn: per-term gradients, the constant floor
 - :mod:`decomr.train.cli`         ``decomr train``
 
 Typical use::
@@ -25,12 +26,13 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "decomr.train.config": ("TrainConfig", "OptimConfig", "DataConfig", "apply_overrides", "load_config",
                             "save_config", "describe_config", "config_keys", "LINKED_KEYS"),
     "decomr.train.loop": ("lr_at", "train_step", "StepResult", "NonFiniteLossError", "evaluate", "EvalResult",
-                          "train", "TrainResult"),
+                          "train", "TrainResult", "RunExistsError", "ResumeMismatchError"),
     "decomr.train.targets": ("make_targets", "BatchTargets", "fit_weak_perspective"),
     "decomr.train.data": ("StepBatchSampler", "SeededDataset", "build_train_dataset", "build_test_dataset",
                           "build_test_loader", "build_train_source"),
     "decomr.train.checkpoint": ("save_checkpoint", "load_checkpoint", "Checkpoint", "export_release", "load_model",
                                 "LoadedModel", "release_size_bytes"),
     "decomr.train.distributed": ("DistInfo", "init_distributed", "wrap_ddp"),
+    "decomr.train.diagnose": ("probe_run", "ProbeRow", "term_gradient_norms", "constant_prediction_errors"),
 }
 __all__, __getattr__, __dir__ = lazy_exports("decomr.train", globals(), _EXPORTS)

@@ -180,6 +180,7 @@ def save_checkpoint(path: str | Path, *, model: nn.Module, optimizer: torch.opti
         "rng": get_rng_state() if rng else None,
         "extra": extra or {},
         "torch_version": str(torch.__version__),
+        "trained_img_size": int(config.model.img_size),  # kept apart from the config: detects an edited config
     }
     if body is not None:
         payload.update(body=str(body.name), num_vertices=int(body.num_vertices), mesh_hash=str(body.mesh_hash()))
@@ -195,7 +196,9 @@ def _read(path: str | Path, map_location: str | torch.device = "cpu") -> dict[st
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - re-raised with the file named
-        raise ValueError(f"{path}: not a readable decomr checkpoint ({type(err).__name__}: {err})") from err
+        # torch's own message advises weights_only=False, i.e. running the file's code: not passed on.
+        raise ValueError(f"{path}: not a readable decomr checkpoint ({type(err).__name__}): the file is damaged or "
+                         "was not written by decomr; re-export or re-download it") from None
     if not isinstance(data, dict) or data.get("format") not in (CHECKPOINT_FORMAT, RELEASE_FORMAT):
         raise ValueError(f"{path}: not a decomr checkpoint (format {data.get('format') if isinstance(data, dict) else None!r})")
     data["_path"] = path
@@ -235,7 +238,7 @@ def _release_state(model_state: dict[str, torch.Tensor], dtype: torch.dtype) -> 
 
 
 def export_release(source: str | Path | Checkpoint, path: str | Path, dtype: torch.dtype = torch.float16,
-                   metrics: dict[str, float] | None = None) -> Path:
+                   metrics: dict[str, float] | None = None, card: dict[str, Any] | None = None) -> Path:
     """Write an inference-only release: model weights in ``dtype`` (fp16) + the config.
 
     Args:
@@ -243,6 +246,9 @@ def export_release(source: str | Path | Checkpoint, path: str | Path, dtype: tor
         path: the release file (e.g. ``data/checkpoints/decomr_anny_resnet18.pt``).
         dtype: storage dtype of floating tensors (loaded back as float32).
         metrics: optional evaluation numbers to keep with it.
+        card: optional model-card data kept with it (plain dicts/lists/numbers): e.g. the
+            template body's metrics on the same images (``baseline``), the validation curve
+            (``history``), the training time (``train_seconds``).
 
     Returns:
         the path written. Size: about 2 bytes per parameter (ResNet-18 quick model ~27 MB,
@@ -258,8 +264,10 @@ def export_release(source: str | Path | Checkpoint, path: str | Path, dtype: tor
         "best_metric": ckpt.best_metric,
         "best_step": ckpt.best_step,
         "metrics": dict(metrics or {}),
+        "card": dict(card or {}),
         "torch_version": str(torch.__version__),
         "body": ckpt.config.body,
+        "trained_img_size": int(ckpt.config.model.img_size),  # kept apart from the config: detects an edited config
     }
     vt_to_v = ckpt.model.get("sampler.vt_to_v")
     num_vertices = ckpt.num_vertices if ckpt.num_vertices is not None else (

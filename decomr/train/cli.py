@@ -33,9 +33,51 @@ def build_train_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-config", action="store_true", help="print the resolved config (YAML) and every key, then exit")
     p.add_argument("--export-release", nargs="+", metavar=("RUN_OR_CKPT", "OUT"),
                    help="write an fp16 release (weights + config) of a run's best/last checkpoint and exit")
+    p.add_argument("--overwrite", action="store_true",
+                   help="the run folder already holds a run: move it aside (<run>.old-<date>) and start afresh")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.lr=1e-4 model.backbone=resnet18")
     return p
+
+
+#: Validation metrics kept in a release's learning curve.
+_CURVE_KEYS = ("step", "stage", "mpjpe", "pa_mpjpe", "pve", "mask_iou", "uv_error", "facing_error")
+
+
+def run_card(run_dir: Path) -> tuple[dict[str, float], dict]:
+    """(test metrics, model card) of a run folder, for its release.
+
+    The card holds the validation curve (``history``, from ``metrics.jsonl``), the time spent in
+    training steps (``train_seconds``: steps x batch / logged images/s; ``wall_seconds``: the
+    logged wall clock with pauses between resumed chunks left out) and, when ``decomr eval`` wrote
+    ``<run>/eval/synthetic.json``, the test metrics beside the template body's (``baseline``).
+    """
+    import json
+
+    metrics: dict[str, float] = {}
+    card: dict = {}
+    report = run_dir / "eval" / "synthetic.json"
+    if report.is_file():
+        data = json.loads(report.read_text())
+        metrics = {k: float(v) for k, v in data["metrics"].items()}
+        card.update(baseline={k: float(v) for k, v in data.get("baseline", {}).items()},
+                    test_samples=int(data["num_samples"]))
+    log = run_dir / "metrics.jsonl"
+    if log.is_file():
+        rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        card["history"] = [{"kind": "eval", **{k: r[k] for k in _CURVE_KEYS if k in r}}
+                           for r in rows if r.get("kind") == "eval"]
+        train = [r for r in rows if r.get("kind") == "train"]
+        steps = [b["step"] - a["step"] for a, b in zip([{"step": 0}] + train[:-1], train)]
+        config_path = run_dir / "config.yaml"
+        if train and config_path.is_file():
+            from decomr.train.config import load_config
+
+            batch = load_config(config_path).train.batch_size
+            card["train_seconds"] = sum(n * batch / r["images_per_s"] for n, r in zip(steps, train) if r["images_per_s"])
+        walls = [r["wall"] for r in rows if "wall" in r]
+        card["wall_seconds"] = sum(d for d in (b - a for a, b in zip(walls, walls[1:])) if d < 600)
+    return metrics, card
 
 
 def _export(args: list[str]) -> int:
@@ -43,6 +85,7 @@ def _export(args: list[str]) -> int:
     from decomr.train.checkpoint import export_release, load_checkpoint
 
     src = Path(args[0])
+    run_dir = src if src.is_dir() else src.parent
     if src.is_dir():
         src = src / "best.pt" if (src / "best.pt").is_file() else src / "last.pt"
     ckpt = load_checkpoint(src)
@@ -51,8 +94,10 @@ def _export(args: list[str]) -> int:
     else:
         c = ckpt.config
         out = sub_dir("checkpoints") / f"decomr_{c.body}_{c.model.backbone}_{c.name}.pt"
-    path = export_release(ckpt, out)
-    print(f"release written: {path} ({path.stat().st_size / 2**20:.1f} MiB, step {ckpt.step})")
+    metrics, card = run_card(run_dir)
+    path = export_release(ckpt, out, metrics=metrics, card=card)
+    print(f"release written: {path} ({path.stat().st_size / 2**20:.1f} MiB, step {ckpt.step}"
+          + (", with the test metrics of eval/synthetic.json" if metrics else "") + ")")
     return 0
 
 
@@ -61,12 +106,16 @@ def train_main(argv: list[str] | None = None) -> int:
     import yaml
 
     from decomr.train.config import TrainConfig, apply_overrides, describe_config, load_config
-    from decomr.train.loop import NonFiniteLossError, train
+    from decomr.train.loop import NonFiniteLossError, ResumeMismatchError, RunExistsError, train
 
     args = build_train_parser().parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.export_release:
-        return _export(args.export_release)
+        try:
+            return _export(args.export_release)
+        except (FileNotFoundError, ValueError) as err:
+            print(f"decomr train --export-release: {err}", file=sys.stderr)
+            return 2
     try:
         resume: bool | Path = False
         if args.resume and args.resume != "auto" and args.config is None:
@@ -92,7 +141,10 @@ def train_main(argv: list[str] | None = None) -> int:
         print(describe_config(TrainConfig))
         return 0
     try:
-        result = train(config, resume=resume, progress=not args.no_progress)
+        result = train(config, resume=resume, progress=not args.no_progress, overwrite=args.overwrite)
+    except (RunExistsError, ResumeMismatchError) as err:
+        print(f"decomr train: {err}", file=sys.stderr)
+        return 2
     except NonFiniteLossError as err:
         print(f"decomr train: {err}", file=sys.stderr)
         return 3

@@ -145,18 +145,29 @@ class DataConfig:
     # iuv_size, body and atlas must equal model.img_size, model.iuv_size, body and model.atlas
     # (a key=value override of one sets the other too).
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    # Pre-rendered synthetic train split (decomr.data.cache, `decomr render-synthetic`): a folder,
+    # relative paths under data/; rendered with every core at the start when missing (resumable).
+    # "" renders the training images on the fly instead.
+    cache: str = ""
     eval_split: str = "val"  # synthetic split evaluated during training (best.pt); `decomr eval` uses "test"
     augment: bool = True  # the paper's augmentation of training samples (Sec. 4.1: flip, colour, rotation, scale)
     augmentation: AugmentConfig = field(default_factory=AugmentConfig)  # its settings (crop_size = model.img_size)
     # Official data (decomr.data.official; licence-gated, see `decomr info`): "name:split" items.
     official_train: tuple[str, ...] = ("h36m:train", "up3d:trainval")  # paper (Sec. 4.1): H36M + UP-3D, by size
-    official_test: str = "h36m:valid_p2"  # evaluated during training (Table 2's protocol 2)
+    # Evaluated by `decomr eval` (Table 2's protocol 2). It is never used during training: best.pt
+    # is selected on a validation split carved from the training sets (data.official_val_fraction).
+    official_test: str = "h36m:valid_p2"
+    # Share of each official training set held out (its last records: whole sequences, since the
+    # files are ordered by subject and sequence) to evaluate during training and select best.pt.
+    official_val_fraction: float = 0.02
     official_root: str = ""  # folder holding <name>/ dataset folders; "" = data/datasets
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "official_train", tuple(str(s) for s in self.official_train))
         _check(self.source in DATA_SOURCES, "data.source", f"one of {DATA_SOURCES}", self.source)
         _check(self.eval_split in ("val", "test"), "data.eval_split", "'val' or 'test'", self.eval_split)
+        _check(0.0 < self.official_val_fraction < 0.5, "data.official_val_fraction", "in (0, 0.5)",
+               self.official_val_fraction)
         for item in (*self.official_train, self.official_test):
             _check(isinstance(item, str) and item.count(":") == 1, "data.official_train/official_test",
                    "'name:split' items (e.g. 'h36m:train')", item)
@@ -515,7 +526,14 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     data: dict[str, Any] = {}
     if path is not None:
         file = resolve_config_path(path)
-        data = yaml.safe_load(file.read_text()) or {}
+        try:
+            data = yaml.safe_load(file.read_text()) or {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise ValueError(f"{file}{where}: not valid YAML ({problem}); fix the file "
+                             "(see configs/quick.yaml for the layout)") from None
         if not isinstance(data, dict):
             raise ValueError(f"{file}: expected a YAML mapping at the top level, got {type(data).__name__}")
     return apply_overrides(config_from_dict(TrainConfig, data), overrides)

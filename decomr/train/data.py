@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import random
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -43,10 +44,12 @@ __all__ = [
     "ConcatDatasets",
     "build_train_dataset",
     "build_test_dataset",
+    "official_val_indices",
     "build_train_source",
     "resolve_pipeline",
     "SyntheticParamItems",
     "augment_official_batch",
+    "augments_on_device",
     "J24_FLIP_PERM",
     "build_test_loader",
     "to_device",
@@ -259,18 +262,67 @@ def _synthetic(config: Any, split: str, body: Any, atlas: Any, augment: bool) ->
     return SyntheticDataset(split, config=config.data.synthetic, augment=aug, body=body, atlases=atlases)
 
 
-def build_train_dataset(config: Any, body: Any, atlas: Any) -> Dataset:
+def build_train_dataset(config: Any, body: Any, atlas: Any, progress: bool = True) -> Dataset:
     """The training set of ``config.data``: the synthetic train split (augmented as
-    ``data.augment`` says), or the official mixture (augmented on the device, see :class:`LoaderSource`)."""
+    ``data.augment`` says), or the official mixture (augmented on the device, see :class:`LoaderSource`).
+
+    With ``data.cache`` set, the synthetic train split is read from that pre-rendered folder
+    (:mod:`decomr.data.cache`), which is rendered first with every core when it is missing or
+    unfinished (resumable); its samples are augmented on the device like official crops."""
     if config.data.source == "official":
-        return ConcatDatasets([_official(item, config, train=True) for item in config.data.official_train])
+        return _official_training_part(config, train=True, held_out=False)
+    if config.data.cache:
+        from decomr.data.cache import CachedSyntheticDataset, default_workers, render_cache
+
+        syn = config.data.synthetic
+        folder = render_cache(syn, "train", f"{config.data.cache}/train", workers=default_workers(), progress=progress)
+        return CachedSyntheticDataset(folder, config=syn, split="train", size=syn.train_size)
     return _synthetic(config, "train", body, atlas, config.data.augment)
 
 
+def augments_on_device(config: Any) -> bool:
+    """Whether training batches are augmented on the device (official crops, cached synthetic
+    renders) rather than while rendering (on-the-fly synthetic data)."""
+    return config.data.augment and (config.data.source == "official" or bool(config.data.cache))
+
+
+def official_val_indices(sizes: list[int], fraction: float) -> list[tuple[int, int]]:
+    """(start, stop) of the held-out tail of each training set: the last ``ceil(fraction * n)`` records.
+
+    >>> official_val_indices([100, 7], 0.02)
+    [(98, 100), (6, 7)]
+    """
+    spans = []
+    for n in sizes:
+        k = min(n - 1, max(1, math.ceil(fraction * n))) if n > 1 else 0
+        spans.append((n - k, n))
+    return spans
+
+
+def _official_training_part(config: Any, train: bool, held_out: bool) -> Dataset:
+    """The official training mixture without (``held_out=False``) or only (True) its validation tail."""
+    from torch.utils.data import Subset
+
+    parts = []
+    for item in config.data.official_train:
+        data = _official(item, config, train=train)
+        (start, stop), = official_val_indices([len(data)], config.data.official_val_fraction)
+        parts.append(Subset(data, range(start, stop) if held_out else range(0, start)))
+    return ConcatDatasets(parts)
+
+
 def build_test_dataset(config: Any, body: Any, atlas: Any, split: str | None = None) -> Dataset:
-    """The evaluation set: the synthetic ``split`` (default ``data.eval_split``), or ``data.official_test``."""
+    """The set evaluated during training (checkpoint selection), or a named split.
+
+    Synthetic data: the ``split`` (default ``data.eval_split``, i.e. ``val``, never ``test``).
+    Official data: with ``split=None``, the validation tail held out of each training set
+    (:func:`official_val_indices`): ``best.pt`` is never selected on test data; ``split="test"``
+    gives ``data.official_test`` (what ``decomr eval`` reports).
+    """
     if config.data.source == "official":
-        return _official(config.data.official_test, config, train=False)
+        if split == "test":
+            return _official(config.data.official_test, config, train=False)
+        return _official_training_part(config, train=False, held_out=True)
     return _synthetic(config, split or config.data.eval_split, body, atlas, augment=False)
 
 
@@ -308,11 +360,13 @@ def _j24_flip_perm() -> tuple[int, ...]:
 J24_FLIP_PERM = _j24_flip_perm()
 
 
-def augment_official_batch(batch: dict[str, Any], config: Any, body: Any) -> dict[str, Any]:
-    """The paper's augmentation of cropped official samples, on their device (Sec. 4.1).
+def augment_official_batch(batch: dict[str, Any], config: Any, body: Any, atlas: Any = None) -> dict[str, Any]:
+    """The paper's augmentation of cropped samples (official or cached synthetic) on their device (Sec. 4.1).
 
-    Each sample's transform is drawn from its ``sample_seed`` (so it is reproducible); the SMPL
-    pose is mirrored only with the SMPL body (other bodies cannot pose it anyway).
+    Each sample's transform is drawn from its ``sample_seed`` (so it is reproducible); the pose
+    is mirrored only with the SMPL body (Anny's mirrored pose is approximate, and the targets use
+    the exactly mirrored vertices anyway). IUV images in the batch are mirrored with the atlas's
+    UV mirror (``u -> 1 - u`` on the continuous map).
     """
     from decomr.data.augment import AugmentParams, augment_batch, sample_augment_params
     from decomr.train.targets import batch_keypoint_format
@@ -327,9 +381,30 @@ def augment_official_batch(batch: dict[str, Any], config: Any, body: Any) -> dic
     tensors = {k: v for k, v in batch.items() if torch.is_tensor(v)}
     if getattr(body, "name", "") != "smpl":
         tensors.pop("pose", None)
-    out = augment_batch(tensors, params, body=body if getattr(body, "name", "") == "smpl" else None,
+    mirrors = None
+    if atlas is not None and any(k in tensors for k in ("iuv", "iuv_default")):
+        mirrors = {"iuv": _uv_mirror(atlas, body)}
+        if "iuv_default" in tensors:
+            from decomr.uv import load_atlas
+
+            mirrors["iuv_default"] = _uv_mirror(load_atlas(body, "default"), body)
+    needs_body = getattr(body, "name", "") == "smpl" or "vertices" in tensors
+    out = augment_batch(tensors, params, body=body if needs_body else None, uv_mirrors=mirrors,
                         keypoint_flip_perm=J24_FLIP_PERM if fmt == "j24" else SMPL_FLIP_PERM)
     return {**batch, **out}
+
+
+_UV_MIRRORS: dict[tuple[str, str], Any] = {}
+
+
+def _uv_mirror(atlas: Any, body: Any) -> Any:
+    """The atlas's :class:`~decomr.data.augment.UVMirror` (built once per body and atlas)."""
+    from decomr.data.augment import UVMirror
+
+    key = (getattr(body, "name", ""), atlas.name)
+    if key not in _UV_MIRRORS:
+        _UV_MIRRORS[key] = UVMirror.symmetric_map() if atlas.name == "continuous" else UVMirror.from_atlas(atlas, body)
+    return _UV_MIRRORS[key]
 
 
 @dataclass
@@ -344,7 +419,7 @@ class LoaderSource:
     device: torch.device
     num_workers: int = 0
     channels_last: bool = False
-    augment_with: Any = None  # (config, body) to augment official batches on the device
+    augment_with: Any = None  # (config, body, atlas) to augment official / cached batches on the device
 
     def __post_init__(self) -> None:
         pin = self.device.type == "cuda"
@@ -394,7 +469,11 @@ def resolve_pipeline(config: Any, device: torch.device) -> str:
     """``train.pipeline`` with ``"auto"`` resolved: ``"gpu"`` for synthetic data on CUDA, else ``"loader"``."""
     pipeline = config.train.pipeline
     if pipeline == "auto":
-        pipeline = "gpu" if (device.type == "cuda" and config.data.source == "synthetic") else "loader"
+        rendered = config.data.source == "synthetic" and not config.data.cache
+        pipeline = "gpu" if (device.type == "cuda" and rendered) else "loader"
+    if pipeline == "gpu" and config.data.cache:
+        raise ValueError("train.pipeline: 'gpu' renders the synthetic data on the device; with data.cache set use "
+                         "'loader' (or 'auto')")
     if pipeline == "gpu" and config.data.source != "synthetic":
         raise ValueError("train.pipeline: 'gpu' only generates synthetic data; use 'loader' for official data")
     return pipeline
@@ -416,5 +495,5 @@ def build_train_source(config: Any, body: Any, atlas: Any, device: torch.device,
         return GeneratorSource(gen, items, sampler, device, t.num_workers, channels_last)
     dataset = dataset if dataset is not None else build_train_dataset(config, body, atlas)
     sampler = StepBatchSampler(len(dataset), t.batch_size, t.seed, rank, world_size, start_step)
-    augment = (config, body) if (config.data.source == "official" and config.data.augment) else None
+    augment = (config, body, atlas) if augments_on_device(config) else None
     return LoaderSource(dataset, sampler, device, t.num_workers, channels_last, augment)

@@ -42,7 +42,7 @@ from decomr.train.targets import joints_for_loss, make_targets
 logger = logging.getLogger(__name__)
 
 __all__ = ["lr_at", "StepResult", "NonFiniteLossError", "train_step", "EvalResult", "evaluate", "TrainResult",
-           "train", "amp_dtype_for", "STAGE_NAMES"]
+           "train", "amp_dtype_for", "STAGE_NAMES", "RunExistsError", "ResumeMismatchError", "prepare_run_dir"]
 
 STAGE_NAMES = {1: "cnet", 2: "full"}  # stage -> DecoMR.forward(stage=...)
 LOSS_TERMS = ("mask", "uv", "location_map", "joints3d", "joints2d", "consistency", "tv", "iuv", "loc", "total")
@@ -350,7 +350,7 @@ class _Logger:
             fh.write(json.dumps(row) + "\n")
         if self.writer is not None:
             for key, value in row.items():
-                if key not in ("step", "kind") and isinstance(value, (int, float)) and math.isfinite(value):
+                if key not in ("step", "kind", "wall") and isinstance(value, (int, float)) and math.isfinite(value):
                     self.writer.add_scalar(f"{prefix}/{key}", value, row["step"])
 
     def image(self, tag: str, image: Any, step: int) -> None:
@@ -376,24 +376,67 @@ def _log_sample_images(log: _Logger, model: nn.Module, batch: dict[str, Any], st
     log.image("samples/prediction", prediction_panel(batch, out, index=0, faces=faces), step)
 
 
-def train(config: TrainConfig, resume: bool | str | Path = False, progress: bool = True) -> TrainResult:
+class RunExistsError(FileExistsError):
+    """A fresh run was asked for in a folder that already holds a run (nothing was changed)."""
+
+
+class ResumeMismatchError(ValueError):
+    """``resume`` was asked with a config whose model, loss, data or body differ from the checkpoint's."""
+
+
+def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Make ``run_dir`` ready for a run without losing an earlier one.
+
+    Temporaries left by a killed checkpoint writer are removed. A fresh run (``resume`` False)
+    in a folder that holds ``last.pt``, ``best.pt`` or ``metrics.jsonl`` is refused unless
+    ``overwrite``, which moves the old run aside to ``<run>.old-<date-time>`` (never deletes it).
+
+    Raises:
+        RunExistsError: the folder holds a run and neither ``resume`` nor ``overwrite`` was given.
+    """
+    from decomr.paths import remove_stale_temporaries
+
+    for path in remove_stale_temporaries(run_dir):
+        logger.info("removed %s (left by a writer that was killed)", path)
+    if resume:
+        return
+    existing = [n for n in ("last.pt", "best.pt", "metrics.jsonl") if (run_dir / n).exists()]
+    if not existing:
+        return
+    if not overwrite:
+        raise RunExistsError(
+            f"{run_dir} already holds a run ({', '.join(existing)}); nothing was changed. Continue it with "
+            f"`decomr train --resume {run_dir}`, start another run with a new name (name=...), or replace it "
+            "with --overwrite (the old run is moved aside to <run>.old-<date>, not deleted).")
+    aside = run_dir.with_name(f"{run_dir.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir.rename(aside)
+    logger.warning("moved the previous run %s aside to %s", run_dir, aside)
+
+
+def train(config: TrainConfig, resume: bool | str | Path = False, progress: bool = True,
+          overwrite: bool = False) -> TrainResult:
     """Train DecoMR as configured (stage 1: CNet alone, then stage 2: end to end).
 
     Args:
         config: the run's :class:`TrainConfig`. To resume, pass the run's config; its ``body``,
             ``model``, ``loss`` and ``data`` must equal the checkpoint's, ``train.*`` may change
             (e.g. a longer ``train.stage2_steps``, another ``train.max_minutes``).
-        resume: False (fresh run; an existing run folder's logs are replaced), True (continue
-            from ``<run>/last.pt`` if it exists) or a checkpoint path.
+        resume: False (fresh run), True (continue from ``<run>/last.pt`` if it exists) or a
+            checkpoint path.
         progress: show a tqdm bar (rank 0).
+        overwrite: for a fresh run in a folder that already holds one: move the old run aside
+            (``<run>.old-<date-time>``) instead of refusing.
 
     Returns:
         :class:`TrainResult`.
 
     Raises:
+        RunExistsError: a fresh run into a folder holding a run, without ``overwrite``.
         NonFiniteLossError: training diverged (the message names the step and the loss terms;
             ``last.pt`` holds the last good state).
     """
+    if _rank_from_env() == 0:
+        prepare_run_dir(config.run_dir, bool(resume), overwrite)
     info = init_distributed(config.train.device)
     threads = torch.get_num_threads()
     if config.train.cpu_threads:
@@ -403,6 +446,13 @@ def train(config: TrainConfig, resume: bool | str | Path = False, progress: bool
     finally:
         torch.set_num_threads(threads)
         cleanup_distributed()
+
+
+def _rank_from_env() -> int:
+    """This process' rank under torchrun (``RANK``), 0 otherwise (before the process group exists)."""
+    import os
+
+    return int(os.environ.get("RANK", "0"))
 
 
 def _train(config: TrainConfig, resume: bool | str | Path, progress: bool, info: DistInfo) -> TrainResult:
@@ -483,7 +533,7 @@ def _train(config: TrainConfig, resume: bool | str | Path, progress: bool, info:
             result = evaluate(model, test_loader, stage=stage, weight_map=weight_map, loss_config=config.loss,
                               max_batches=t.eval_batches, amp_dtype=amp_dtype, device=info.device)
             set_rng_state(rng)
-            log.log({"step": step, "kind": "eval", "stage": stage, **result.metrics}, "eval")
+            log.log({"step": step, "kind": "eval", "stage": stage, **result.metrics, "wall": time.time()}, "eval")
             name, value = result.main_metric
             if stage == 2 and value < best_metric:
                 best_metric, best_step = value, step
@@ -523,7 +573,8 @@ def _train(config: TrainConfig, resume: bool | str | Path, progress: bool, info:
                 means = all_reduce_mean(means, info).tolist()
                 row = {"step": step, "kind": "train", "stage": stage, "lr": result.lr,
                        **dict(zip(window, means)),
-                       "images_per_s": window_steps * t.batch_size / max(elapsed, 1e-9)}
+                       "images_per_s": window_steps * t.batch_size / max(elapsed, 1e-9),
+                       "wall": time.time()}  # Unix time: the run's wall time across resumed chunks
                 log.log(row, "train")
                 bar.set_postfix(stage=stage, loss=f"{row['total']:.4f}", ips=f"{row['images_per_s']:.1f}")
                 window, window_steps, window_start = defaultdict(float), 0, time.perf_counter()
@@ -566,7 +617,7 @@ def _resume_config(saved: TrainConfig, given: TrainConfig) -> TrainConfig:
     changes are logged.
 
     Raises:
-        ValueError: a section that defines the model or its objective differs from the checkpoint.
+        ResumeMismatchError: a section that defines the model or its objective differs from the checkpoint.
     """
     a, b = saved.to_dict(), given.to_dict()
     if a == b:
@@ -574,8 +625,10 @@ def _resume_config(saved: TrainConfig, given: TrainConfig) -> TrainConfig:
     for key in ("body", "model", "loss", "data"):
         if a[key] != b[key]:
             diff = {k: (a[key][k], b[key][k]) for k in a[key] if a[key][k] != b[key][k]} if isinstance(a[key], dict) else (a[key], b[key])
-            raise ValueError(f"resume: config section {key!r} differs from the checkpoint's ({diff}); "
-                             "resume with the checkpoint's config (`decomr train --resume <run>` without --config)")
+            raise ResumeMismatchError(
+                f"resume: config section {key!r} differs from the checkpoint's ({diff}); resume with the "
+                "checkpoint's own config (`decomr train --resume <run>` without --config), or start a new run "
+                "(another name=...)")
     changes = {k: (a["train"][k], b["train"][k]) for k in a["train"] if a["train"][k] != b["train"][k]}
     if changes:
         logger.info("resume: train settings changed (checkpoint -> now): %s", changes)

@@ -41,6 +41,11 @@ ATLAS_NAMES = ("continuous", "default")
 _FORMAT_VERSION = 1
 
 
+#: Largest template movement (metres, any vertex) that still counts as the same mesh:
+#: float noise between machines is ~1e-5 m, a real change of the body model is centimetres.
+PROBE_TOLERANCE = 2e-3
+
+
 class StaleAtlasError(ValueError):
     """A cached atlas was built for a different mesh (its mesh hash does not match)."""
 
@@ -107,6 +112,12 @@ class UVAtlas:
         uv_mirror: optional (T,) int64 UV vertex of each one's left/right mirror image; for the
             continuous map the mirror of ``(u, v)`` is ``(1 - u, v)`` (used by flip augmentation).
         stats: :class:`AtlasStats`.
+        template: optional (V, 3) float32 template of the body it was built for. It is the seam-aware
+            sampler's reference (:class:`decomr.uv.UVSampler`), so that every machine reads location
+            maps with the same table (the body model's own template differs by float noise, ~1e-5 m,
+            from one machine to another, enough to flip some of the sampler's 3 cm decisions); and
+            :func:`load_atlas` treats the atlas as stale when the body's template moved by more than
+            :data:`PROBE_TOLERANCE`.
     """
 
     name: str
@@ -118,6 +129,7 @@ class UVAtlas:
     body_name: str = ""
     uv_mirror: torch.Tensor | None = None
     stats: AtlasStats = field(default_factory=AtlasStats)
+    template: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         object.__setattr__(self, "uv", _as_tensor(self.uv, torch.float32))
@@ -191,6 +203,8 @@ class UVAtlas:
         }
         if self.uv_mirror is not None:
             arrays["uv_mirror"] = self.uv_mirror.numpy().astype(np.int32)
+        if self.template is not None:
+            arrays["template"] = np.asarray(self.template, dtype=np.float32)
         for f in fields(AtlasStats):
             arrays[f"stats_{f.name}"] = np.asarray(getattr(self.stats, f.name))
         buf = io.BytesIO()
@@ -235,6 +249,7 @@ class UVAtlas:
                 body_name=str(z["body_name"]),
                 uv_mirror=z["uv_mirror"].astype(np.int64) if "uv_mirror" in z else None,
                 stats=AtlasStats(**kwargs),
+                template=z["template"] if "template" in z else None,
             )
 
     def with_stats(self, stats: AtlasStats) -> "UVAtlas":
@@ -371,6 +386,11 @@ def load_atlas(body, name: str = "continuous", rebuild: bool | None = None, path
             atlas = UVAtlas.load(path, expected_hash=expected)
             if atlas.num_vertices != body.num_vertices or atlas.num_faces != body.num_faces:
                 raise StaleAtlasError(f"{path}: sized for {atlas.num_vertices} vertices / {atlas.num_faces} faces")
+            if atlas.template is not None and getattr(body, "template", None) is not None:
+                moved = float(np.abs(np.asarray(atlas.template) - body.template.detach().cpu().numpy()).max())
+                if moved > PROBE_TOLERANCE:
+                    raise StaleAtlasError(f"{path}: built for a template whose vertices were up to {moved * 1000:.1f} mm "
+                                          f"elsewhere (tolerance {PROBE_TOLERANCE * 1000:.0f} mm)")
             return atlas
         except StaleAtlasError as err:
             if rebuild is False:
@@ -380,5 +400,7 @@ def load_atlas(body, name: str = "continuous", rebuild: bool | None = None, path
         raise FileNotFoundError(f"{path}: no {name} atlas for body {body.name!r} (build it with `decomr build-uv`)")
     log.info("building the %s atlas of %s -> %s", name, body.name, path)
     atlas = _build(body, name)
+    if getattr(body, "template", None) is not None:
+        atlas = replace(atlas, template=body.template.detach().cpu().numpy().astype(np.float32))
     atlas.save(path)
     return atlas

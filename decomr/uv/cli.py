@@ -36,9 +36,15 @@ def build_uv_main(argv: list[str] | None = None) -> int:
         argv = argv[1:]
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    import sys
+
     from decomr.body import load
 
-    body = load(args.body)
+    try:
+        body = load(args.body)
+    except (ValueError, FileNotFoundError) as err:  # unknown name, or licensed files absent
+        print(f"decomr build-uv: {err}", file=sys.stderr)
+        return 2
     results = []
     for name in args.atlas:
         atlas = load_atlas(body, name, rebuild=True if args.force else None)

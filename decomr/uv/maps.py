@@ -74,7 +74,11 @@ def weight_map(body, atlas: UVAtlas, resolution: int = 128) -> torch.Tensor:
 
     A pixel blends up to three vertices; it takes the largest weight of their groups (torso 1,
     neck/head 2, arms/legs 5, hands/feet 25; ``decomr.body.parts.WEIGHT_GROUP_VALUES``), as the
-    official code does. The map is normalised to mean 1 over the UV mask and is 0 outside.
+    official code does. The map is 0 outside the UV mask and normalised to mean 1 over the whole
+    R x R square, as the official code does: the loss (:func:`decomr.losses.location_map_loss`)
+    averages over all R² pixels, so a uniform error of e costs e·λ_map on every atlas, whatever
+    share of the square the atlas covers. (Normalising over the mask instead would scale λ_map
+    by the atlas's coverage: 0.43 for the continuous map, 0.76 for Anny's default UV at R=64.)
 
     Args:
         body: needs ``weight_parts`` (V,) in 0..3. atlas: the :class:`UVAtlas`. resolution: R.
@@ -92,4 +96,4 @@ def weight_map(body, atlas: UVAtlas, resolution: int = 128) -> torch.Tensor:
     used = sampler.pixel_weight != 0  # (R*R, 3)
     w = torch.where(used, values[sampler.pixel_vertex], torch.zeros(())).amax(dim=1)  # (R*R,)
     w = w.reshape(resolution, resolution) * sampler.mask
-    return w / w[sampler.mask].mean()
+    return w / w.mean()

@@ -391,10 +391,12 @@ class UVSampler(nn.Module):
 
 
 def body_sampler(body, atlas: UVAtlas, resolution: int = 128, **kwargs) -> UVSampler:
-    """The sampler to use for a body model: seam-aware ``map_to_mesh`` (reference = its template).
+    """The sampler to use for a body model: seam-aware ``map_to_mesh`` (reference = the template
+    stored in the atlas, else the body's own).
 
     Args:
-        body: a :class:`decomr.body.BodyModel` (its ``template`` (V, 3) is the reference).
+        body: a :class:`decomr.body.BodyModel` (its ``template`` (V, 3) is the fallback reference).
         atlas: the body's :class:`UVAtlas`. resolution: R. kwargs: passed to :class:`UVSampler`.
     """
-    return UVSampler(atlas, resolution, reference=body.template, **kwargs).to(body.template.device)
+    reference = torch.as_tensor(atlas.template) if getattr(atlas, "template", None) is not None else body.template
+    return UVSampler(atlas, resolution, reference=reference, **kwargs).to(body.template.device)

@@ -2,6 +2,10 @@
 
 * :func:`load_history` / :func:`plot_loss_curves` — the weighted loss terms (Eq. 1) and the
   evaluation metrics over the steps of a run, with the stage-1/stage-2 boundary marked.
+* :func:`plot_learning_curve` — validation PA-MPJPE / MPJPE / mask IoU / facing error against
+  the images seen, beside the template body's (and, optionally, the best constant prediction's).
+* :func:`plot_probe` — what :func:`decomr.train.diagnose.probe_run` measured over the first
+  steps: errors and facing error, and each loss term's share of the gradient.
 * :func:`iuv_rgb` — an IUV image as colours (u red, v green, background black).
 * :func:`mesh_overlay` — a mesh rendered with a weak-perspective camera over the input crop.
 * :func:`prediction_panel` — one row (input | GT IUV | predicted IUV | predicted mesh) as an
@@ -20,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-__all__ = ["load_history", "plot_loss_curves", "iuv_rgb", "mesh_overlay", "prediction_panel", "plot_predictions"]
+__all__ = ["load_history", "plot_loss_curves", "plot_learning_curve", "plot_probe", "iuv_rgb", "mesh_overlay", "prediction_panel", "plot_predictions"]
 
 LOSS_TERMS = ("mask", "uv", "location_map", "joints3d", "joints2d", "consistency", "tv")
 
@@ -92,6 +96,111 @@ def plot_loss_curves(run: str | Path | Sequence[dict[str, Any]], terms: Sequence
             ax.legend(fontsize=7)
         else:
             ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
+    fig.tight_layout()
+    return fig
+
+
+#: Panels of :func:`plot_learning_curve`: metric, axis label.
+CURVE_PANELS = (("pa_mpjpe", "PA-MPJPE (mm)"), ("mpjpe", "MPJPE (mm)"), ("mask_iou", "foreground IoU"),
+                ("facing_error", "facing error (degrees)"))
+
+
+def plot_learning_curve(run: str | Path | Sequence[dict[str, Any]], batch_size: int,
+                        template: dict[str, float] | None = None, constant: dict[str, float] | None = None,
+                        title: str | None = None):
+    """Validation metrics against the number of training images seen.
+
+    Args:
+        run: run folder, ``metrics.jsonl`` or rows (the ``eval`` rows are drawn).
+        batch_size: images per step (``config.train.batch_size``), for the x axis.
+        template: the template body's metrics on the same validation images
+            (:func:`decomr.eval.evaluate.template_baseline`), drawn as a dashed line.
+        constant: optional metrics of the best constant prediction (the orientation-averaged body,
+            :func:`decomr.train.diagnose.constant_prediction_errors`), drawn dotted.
+        title: figure title.
+
+    Returns:
+        matplotlib ``Figure``, one panel per metric of :data:`CURVE_PANELS` that was logged; the
+        end of stage 1 (CNet alone: no mesh yet) is marked.
+    """
+    import matplotlib.pyplot as plt
+
+    evals = sorted((r for r in load_history(run) if r.get("kind") == "eval"), key=lambda r: r["step"])
+    if not evals:
+        raise ValueError("run: no evaluation rows logged (train.eval_every = 0?)")
+    panels = [(k, label) for k, label in CURVE_PANELS if any(k in r for r in evals)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    stage2 = [r["step"] for r in evals if r.get("stage") == 2]
+    for ax, (key, label) in zip(axes[0], panels):
+        rows = [r for r in evals if key in r]
+        x = [r["step"] * batch_size / 1000 for r in rows]
+        ax.plot(x, [r[key] for r in rows], "o-", color="tab:blue", markersize=3, label="DecoMR (validation)")
+        if template and key in template:
+            ax.axhline(template[key], color="tab:red", linestyle="--", linewidth=1.2, label="template body")
+        if constant and key in constant:
+            ax.axhline(constant[key], color="tab:gray", linestyle=":", linewidth=1.2,
+                       label="best constant (orientation average)")
+        if stage2 and stage2[0] > min(r["step"] for r in evals):
+            ax.axvline((stage2[0] - 1) * batch_size / 1000, color="0.7", linewidth=0.8)
+        ax.set_xlabel("training images seen (thousands)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_probe(rows: Sequence[Any], template: dict[str, float] | None = None,
+               constant: dict[str, float] | None = None):
+    """The first steps of a run as measured by :func:`decomr.train.diagnose.probe_run`.
+
+    Args:
+        rows: :class:`~decomr.train.diagnose.ProbeRow` objects or their ``dataclasses.asdict`` dicts
+            (e.g. read back from JSON).
+        template, constant: metrics of the template body and of the best constant prediction
+            (:func:`decomr.train.diagnose.constant_prediction_errors`), drawn as lines.
+
+    Returns:
+        matplotlib ``Figure``: PA-MPJPE and MPJPE (mm), facing error (degrees), and the loss terms'
+        shares of the summed gradient norms (stacked), against the step.
+    """
+    import dataclasses
+
+    import matplotlib.pyplot as plt
+
+    rows = [r if isinstance(r, dict) else dataclasses.asdict(r) for r in rows]
+    steps = [r["step"] for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    ax = axes[0]
+    for key, colour in (("pa_mpjpe", "tab:blue"), ("mpjpe", "tab:orange")):
+        ax.plot(steps, [r["metrics"].get(key, np.nan) for r in rows], "o-", color=colour, markersize=3, label=key)
+        if template and key in template:
+            ax.axhline(template[key], color=colour, linestyle="--", linewidth=1, label=f"template {key}")
+        if constant and key in constant:
+            ax.axhline(constant[key], color=colour, linestyle=":", linewidth=1, label=f"best constant {key}")
+    ax.set_ylabel("validation error (mm)")
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    ax.plot(steps, [r["metrics"].get("facing_error", np.nan) for r in rows], "o-", color="tab:green", markersize=3)
+    ax.axhline(90, color="0.5", linestyle="--", linewidth=1, label="no idea of the orientation (90°)")
+    ax.set_ylabel("facing error (degrees)")
+    ax.legend(fontsize=7)
+    ax = axes[2]
+    terms = [t for t in ("mask", "uv", "location_map", "joints3d", "joints2d", "consistency", "tv")
+             if any(t in r["terms"] for r in rows)]
+    totals = [sum(g for _, g in r["terms"].values()) or 1.0 for r in rows]
+    bottom = np.zeros(len(rows))
+    for term in terms:
+        share = np.array([r["terms"].get(term, (0.0, 0.0))[1] / t for r, t in zip(rows, totals)])
+        ax.bar(steps, share, bottom=bottom, width=0.8 * (steps[1] - steps[0]) if len(steps) > 1 else 1.0, label=term)
+        bottom += share
+    ax.set_ylabel("share of the gradient norm")
+    ax.legend(fontsize=7, ncol=2)
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 

@@ -355,7 +355,7 @@ def plot_weight_map(body, atlas: UVAtlas, resolution: int = 128, name: str = "we
     ax.set_title(f"Eq. 6 weight map ({atlas.name} UV, {resolution}x{resolution})", fontsize=10)
     ax.set_xlabel("u")
     ax.set_ylabel("v")
-    fig.colorbar(im, ax=ax, label="weight, mean 1 on the mask (1 : 2 : 5 : 25)")
+    fig.colorbar(im, ax=ax, label="weight, mean 1 over the square (1 : 2 : 5 : 25)")
     path = save_figure(fig, name)
     plt.close(fig)
     return path
