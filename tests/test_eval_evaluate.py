@@ -134,7 +134,19 @@ def test_synthetic_split_report(checkpoints, tmp_path):
     assert isinstance(report, EvalReport) and report.num_samples == 2 and report.paper == {}
     for key in ("mpjpe", "pa_mpjpe", "pve", "mask_iou", "uv_error", "fb_acc", "fb_f1", "parts_acc", "parts_f1"):
         assert key in report.metrics, key
-    assert 0 <= report.metrics["fb_acc"] <= 100 and 0 <= report.metrics["parts_f1"] <= 1
+    # the segmentation numbers, recomputed here: pooled pixel counts over the two test images
+    from decomr.train import load_model
+
+    loaded = load_model(checkpoints[0])
+    data = build_test_dataset(loaded.config, loaded.body, loaded.atlas, split="test")
+    batch = torch.utils.data.default_collate([data[i] for i in range(2)])
+    with torch.no_grad():
+        out = loaded.model(batch["image"])
+    mask, _ = segmentation_from_mesh(out.vertices, out.camera, loaded.body, tuple(batch["parts"].shape[-2:]))
+    fg = (batch["parts"] > 0).long()
+    assert report.metrics["fb_acc"] == pytest.approx(100 * float((mask == fg).float().mean()), abs=1e-3)
+    assert report.metrics["mask_iou"] == pytest.approx(float(batch_errors(out, batch)["mask_iou"].mean()), abs=1e-5)
+    assert 0 <= report.metrics["parts_f1"] <= 1
     assert report.model["backbone"] == "resnet18" and report.model["step"] == 4
     data = json.loads((tmp_path / "synthetic.json").read_text())
     assert data["metrics"] == pytest.approx(report.metrics)

@@ -119,3 +119,16 @@ def test_fig8_and_fig9(checkpoints, tmp_path):
 def test_make_figures_needs_finished_runs(tmp_path):
     with pytest.raises(FileNotFoundError, match="decomr reproduce table5 --budget cpu"):
         make_figures("cpu", out_dir=tmp_path)
+
+
+def test_figures_8_and_9_of_one_checkpoint_from_the_command_line(checkpoints, tmp_path, capsys):
+    from decomr.experiments.cli import reproduce_main
+
+    _, paths = checkpoints
+    assert reproduce_main(["figures", "--checkpoint", str(paths["continuous"]), "--figures-dir", str(tmp_path),
+                           "--pool", "4"]) == 0
+    out = capsys.readouterr().out
+    for name in ("fig8_qualitative.png", "fig9_failures.png"):
+        assert (tmp_path / name).stat().st_size > 10_000 and name in out
+    assert not (tmp_path / "fig7_continuity.png").exists()  # Figure 7 needs two models
+    assert reproduce_main(["figures", "--checkpoint", str(tmp_path / "missing.pt")]) == 2

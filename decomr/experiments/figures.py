@@ -510,6 +510,24 @@ def fig9_failures(checkpoint: Any, pool: int = 64, n: int = 4, worst: int | None
 # ------------------------------------------------------------------------------------------------
 # All three from the Table 5 runs
 # ------------------------------------------------------------------------------------------------
+def make_model_figures(checkpoint: Any, figures_dir: str | Path | None = None, pool: int = 64) -> list[Path]:
+    """Figures 8 and 9 of one model (e.g. the released checkpoint): ``fig8_qualitative.png`` and
+    ``fig9_failures.png`` in ``figures_dir`` (default ``figures/``). Figure 7 compares two models:
+    see :func:`make_figures`."""
+    import matplotlib.pyplot as plt
+
+    from decomr.paths import figures_dir as default_figures
+    from decomr.train import load_model
+
+    folder = Path(figures_dir) if figures_dir is not None else default_figures()
+    loaded = load_model(checkpoint)
+    fig = fig8_qualitative(loaded, folder=folder)
+    plt.close(fig)
+    fig, _ = fig9_failures(loaded, pool=pool, folder=folder)
+    plt.close(fig)
+    return [folder / f"{n}.png" for n in ("fig8_qualitative", "fig9_failures")]
+
+
 def make_figures(budget: str = "cpu", seed: int = 0, out_dir: str | Path | None = None,
                  figures_dir: str | Path | None = None, pool: int = 64) -> list[Path]:
     """Figures 7, 8 and 9 from the ``local+global`` runs of a Table 5 grid.

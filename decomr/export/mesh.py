@@ -27,7 +27,7 @@ import torch
 
 from decomr.paths import atomic_write_bytes
 
-__all__ = ["write_obj", "write_ply", "opencv_to_opengl"]
+__all__ = ["write_obj", "write_ply", "opencv_to_opengl", "read_obj_mesh"]
 
 
 def _np(x, name: str) -> np.ndarray:
@@ -154,3 +154,59 @@ def write_ply(path: str | Path, vertices, faces, vertex_colors=None, binary: boo
     path = Path(path)
     atomic_write_bytes(path, head + body)
     return path
+
+
+def read_obj_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read the vertices and faces of a Wavefront OBJ file, triangulated.
+
+    Quads are split along their shorter diagonal: a mirror-symmetric quad mesh then stays
+    mirror-symmetric as triangles (splitting every quad the same way, as a fan does, would not;
+    the continuous UV map needs the symmetry). Larger polygons are fanned. Texture and normal
+    indices (``f v/vt/vn``) are ignored; vertex order is kept (no welding or splitting), negative
+    (relative) indices are resolved.
+
+    Args:
+        path: the ``.obj`` file.
+
+    Returns:
+        vertices (V, 3) float64, faces (F, 3) int64 (0-based).
+
+    Raises:
+        FileNotFoundError: no such file. ValueError: no vertices/faces, or a malformed line
+            (the message gives its number).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such mesh file")
+    vertices, faces = [], []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        try:
+            if parts[0] == "v":
+                vertices.append([float(x) for x in parts[1:4]])
+            elif parts[0] == "f":
+                idx = [int(p.split("/")[0]) for p in parts[1:]]
+                idx = [i - 1 if i > 0 else len(vertices) + i for i in idx]
+                if len(idx) < 3:
+                    raise ValueError("a face needs at least 3 vertices")
+                faces.append(idx)
+        except (ValueError, IndexError) as err:
+            raise ValueError(f"{path}, line {number}: cannot read {line.strip()!r} ({err})") from None
+    v = np.asarray(vertices, dtype=np.float64).reshape(-1, 3)
+    if len(v) == 0 or len(faces) == 0:
+        raise ValueError(f"{path}: no vertices or no faces (is it a Wavefront OBJ mesh?)")
+    if min(min(f) for f in faces) < 0 or max(max(f) for f in faces) >= len(v):
+        raise ValueError(f"{path}: face indices out of range [1, {len(v)}]")
+    tris = []
+    for f in faces:
+        if len(f) == 4:
+            a, b, c, d = f
+            if np.linalg.norm(v[a] - v[c]) <= np.linalg.norm(v[b] - v[d]):
+                tris += [[a, b, c], [a, c, d]]
+            else:
+                tris += [[a, b, d], [b, c, d]]
+        else:
+            tris += [[f[0], f[k], f[k + 1]] for k in range(1, len(f) - 1)]  # fan
+    return v, np.asarray(tris, dtype=np.int64).reshape(-1, 3)

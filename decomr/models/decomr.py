@@ -146,10 +146,12 @@ class DecoMR(nn.Module):
             from decomr.uv import UVSampler
 
             atlas = atlas_or_sampler
-            # Seam-aware Eq. 3 (no reads across chart slits) with the template stored in the atlas
-            # (the same table on every machine), else the body's own.
+            # Seam-aware Eq. 3 (no reads across chart slits; config.seam_aware_read) with the template
+            # stored in the atlas (the same table on every machine), else the body's own.
             reference = getattr(atlas, "template", None)
             reference = torch.as_tensor(reference) if reference is not None else getattr(body, "template", None)
+            if not config.seam_aware_read:
+                reference = None
             sampler = UVSampler(atlas, resolution=config.map_size,
                                 reference=None if reference is None else reference.detach().cpu())
         name = getattr(atlas, "name", None)

@@ -36,6 +36,7 @@ from scipy.sparse.linalg import factorized
 
 from decomr.uv.atlas import AtlasStats, UVAtlas, atlas_report
 from decomr.uv.checks import symmetry_error
+from decomr.uv.mirror import mesh_sides
 from decomr.uv.seams import SeamTree, check_mesh_arrays, mesh_edges, seam_cut_flags, symmetric_seam_tree
 
 __all__ = [
@@ -75,12 +76,19 @@ class BuildConfig:
         snapshot_every: keep the SLIM map every k iterations (0: never); for notebook 01.
         terminals: optional left-side vertex ids the seam branches must reach (default: the
             left fingertip and toe, found automatically).
+        mirror_average_above: metres; a mesh whose mirror pairs are farther apart than this
+            (a scanned or artist template, only nearly symmetric) is parameterised in its
+            mirror-averaged shape ``(v + mirror(v) reflected) / 2``: SLIM then gives a nearly
+            symmetric map and the final averaging with the mirror flips no triangle, even where
+            triangles are smaller than the asymmetry (fingers). Exactly symmetric templates
+            (Anny: 0.4 mm) are parameterised as they are.
     """
 
     slim_iterations: int = 80
     margin: float = 0.025
     snapshot_every: int = 0
     terminals: tuple[int, ...] | None = None
+    mirror_average_above: float = 1e-3
 
     def __post_init__(self):
         if self.slim_iterations < 0:
@@ -290,7 +298,8 @@ def uv_mirror_map(faces: np.ndarray, cut_faces: np.ndarray, vt_to_v: np.ndarray,
     return out
 
 
-def symmetrise(uv: np.ndarray, uv_mirror: np.ndarray, vt_to_v: np.ndarray, vertices: np.ndarray):
+def symmetrise(uv: np.ndarray, uv_mirror: np.ndarray, vt_to_v: np.ndarray, vertices: np.ndarray,
+               sides: np.ndarray | None = None):
     """Align the fitted symmetry axis with v, orient, and average with the mirror (Sec. 3.1).
 
     The axis normal is the principal direction of ``uv[j] - uv[mirror(j)]``; the axis passes
@@ -300,6 +309,9 @@ def symmetrise(uv: np.ndarray, uv_mirror: np.ndarray, vt_to_v: np.ndarray, verti
     Args:
         uv: (T, 2) map (any rotation/scale). uv_mirror: (T,) involution. vt_to_v: (T,).
         vertices: (V, 3) rest mesh in the canonical frame (y up, x to the body's left).
+        sides: (V,) +1 left, -1 right, 0 midline, from the connectivity
+            (:func:`decomr.uv.mirror.mesh_sides`); None: the sign of x relative to the mirror
+            vertex, which is only right for an exactly symmetric mesh.
 
     Returns:
         (aligned (T, 2) before averaging, symmetric (T, 2), axis_u, number of UV vertices pushed
@@ -314,7 +326,11 @@ def symmetrise(uv: np.ndarray, uv_mirror: np.ndarray, vt_to_v: np.ndarray, verti
     y = vertices[vt_to_v, 1]
     if np.corrcoef(x[:, 1], y)[0, 1] > 0:  # head must be at small v
         x[:, 1] = -x[:, 1]
-    left = vertices[vt_to_v, 0] > 0
+    if sides is None:  # the sign of x relative to the mirror vertex: right only for exact symmetry
+        side = np.sign(vertices[vt_to_v, 0] - vertices[mirror_of_vertex(uv_mirror, vt_to_v), 0])
+    else:
+        side = np.asarray(sides)[vt_to_v]  # (T,)
+    left = side > 0
     if left.any() and x[left, 0].mean() < axis_u:  # body's left at u > axis
         x[:, 0] = 2.0 * axis_u - x[:, 0]
     reflected = x[uv_mirror] * np.array([-1.0, 1.0]) + np.array([2.0 * axis_u, 0.0])
@@ -324,7 +340,6 @@ def symmetrise(uv: np.ndarray, uv_mirror: np.ndarray, vt_to_v: np.ndarray, verti
     # averaging with the mirror would then cross them. Pushing the few offenders back to
     # axis +- 1e-5 of the chart size leaves a sliver instead of an overlap.
     eps = 1e-5 * np.ptp(sym, axis=0).max()
-    side = np.sign(vertices[vt_to_v, 0] - vertices[mirror_of_vertex(uv_mirror, vt_to_v), 0])
     wrong = ((side > 0) & (sym[:, 0] < axis_u + eps)) | ((side < 0) & (sym[:, 0] > axis_u - eps))
     sym[wrong, 0] = axis_u + side[wrong] * eps
     return x, sym, axis_u, int(wrong.sum())
@@ -414,16 +429,19 @@ def build_continuous_atlas_stages(
     if mirror_map is None:
         raise ValueError("mirror_map: required, received None")
     t0 = time.perf_counter()
+    sides = mesh_sides(vertices, faces, mirror_map)  # left/right from the connectivity, not from x
     seam = symmetric_seam_tree(vertices, faces, mirror_map, None if config.terminals is None else np.asarray(config.terminals))
     t1 = time.perf_counter()
-    cut_v, cut_f, vt_to_v, boundary = cut_to_disk(vertices, faces, seam.edges)
+    reflected = vertices[mirror_map] * np.array([-1.0, 1.0, 1.0])
+    shape = vertices if np.abs(reflected - vertices).max() <= config.mirror_average_above else 0.5 * (vertices + reflected)
+    cut_v, cut_f, vt_to_v, boundary = cut_to_disk(shape, faces, seam.edges)
     uv_mirror = uv_mirror_map(faces, cut_f, vt_to_v, mirror_map)
     t2 = time.perf_counter()
     disk = tutte_embedding(cut_v, cut_f, boundary)
     t3 = time.perf_counter()
     slim_uv, snaps, used = slim_relax(cut_v, cut_f, disk, config.slim_iterations, config.snapshot_every, boundary)
     t4 = time.perf_counter()
-    aligned, sym, axis_u, separated = symmetrise(slim_uv, uv_mirror, vt_to_v, vertices)
+    aligned, sym, axis_u, separated = symmetrise(slim_uv, uv_mirror, vt_to_v, vertices, sides)
     uv, (scale, offset) = fit_unit_square(sym, axis_u, config.margin, uv_mirror)
     aligned = aligned * scale + offset
     asym_before = float(symmetry_error(aligned, uv_mirror).mean())
