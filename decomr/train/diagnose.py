@@ -201,12 +201,13 @@ def constant_prediction_errors(config: Any, num_train: int = 512, num_test: int 
     from decomr.eval.evaluate import _Means, template_errors
     from decomr.eval.metrics import facing_error, mpjpe, pa_mpjpe, per_vertex_error
     from decomr.train.data import build_test_dataset
-    from decomr.uv import UVSampler, load_atlas
     from decomr.data.synthetic import SyntheticDataset
+    from decomr.uv import load_atlas
+    from decomr.uv.sampler import body_sampler
 
     body = load_body(config.body)
     atlas = load_atlas(body, config.model.atlas)
-    sampler = UVSampler(atlas, config.model.map_size, reference=body.template.detach().cpu())
+    sampler = body_sampler(body, atlas, config.model.map_size)  # the model's own Eq. 3 (seam-aware)
     train = SyntheticDataset("train", config=config.data.synthetic, body=body, atlases={atlas.name: atlas})
     maps = []
     for batch in DataLoader(Subset(train, range(num_train)), batch_size=32):
