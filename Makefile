@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: env reproduce test test-all clean-env
+.PHONY: env reproduce notebooks test test-all clean-env
 
 env: $(VENV)/.installed
 
@@ -18,6 +18,10 @@ $(VENV)/.installed: pyproject.toml
 # Quick reproduction: executes every notebook in quick mode (CPU) and writes figures/.
 reproduce: env
 	$(PY) -m decomr reproduce --quick
+
+# The committed notebooks with their outputs: quick mode, in order, made light (<= 3 MB each).
+notebooks: env
+	$(PY) -m decomr reproduce --commit-outputs
 
 # The test suite (CPU only; notebooks executed in quick mode).
 test: env

@@ -29,7 +29,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from decomr.reproduce import reproduce
 
-    reproduce(quick=not args.full, only=args.only)
+    reproduce(quick=not args.full, only=args.only, commit_outputs=args.commit_outputs)
     return 0
 
 
@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="run with QUICK = False (full size; GPU recommended)")
     p.add_argument("--quick", action="store_true", help="run with QUICK = True (default)")
     p.add_argument("--only", nargs="+", metavar="NN", help="notebooks whose name starts with these (e.g. 00 01)")
+    p.add_argument("--commit-outputs", action="store_true",
+                   help="write each notebook back with its quick-mode outputs, made light (`make notebooks`)")
     p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser("build-uv", help="build UV atlases for a body model (see `decomr build-uv -h`)", add_help=False)

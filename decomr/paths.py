@@ -13,8 +13,11 @@ repository root (the folder next to the ``decomr`` package). Layout::
 """
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,16 +48,38 @@ def figures_dir() -> Path:
     return path
 
 
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` atomically (temporary file in the same folder + rename)."""
+@contextlib.contextmanager
+def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
+    """Open ``path`` for binary writing so that it appears whole or not at all.
+
+    Writes go to ``.<name>.tmp<pid>`` in the same folder, which is fsynced and renamed over
+    ``path`` when the ``with`` block ends; on an error it is removed and ``path`` is untouched.
+    (Temporaries of killed processes are cleaned by :func:`remove_stale_temporaries`.)
+
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "x.bin"
+    >>> with atomic_writer(p) as fh:
+    ...     _ = fh.write(b"hello")
+    >>> p.read_bytes()
+    b'hello'
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
+    try:
+        with open(tmp, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` atomically (:func:`atomic_writer`)."""
+    with atomic_writer(path) as fh:
         fh.write(payload)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _pid_alive(pid: int) -> bool:

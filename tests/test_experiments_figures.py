@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
@@ -89,12 +90,29 @@ def checkpoints(tmp_path_factory, anny_body):
     return root, paths
 
 
+def test_border_vertices_of_the_continuous_map_follow_its_boundary_loop(anny_body):
+    igl = pytest.importorskip("igl")
+    atlas = load_atlas(anny_body, "continuous")
+    loop = igl.boundary_loop(atlas.faces_uv.numpy().astype(np.int64))  # libigl: the UV chart's one boundary
+    on_boundary = set(atlas.vt_to_v.numpy()[loop].tolist())
+    seam0 = set(torch.nonzero(border_vertices(atlas, rings=0)).flatten().tolist())
+    seam1 = set(torch.nonzero(border_vertices(atlas, rings=1)).flatten().tolist())
+    # vertices with two UV copies are on the boundary; the cut tree's leaves have one copy and are on it too
+    assert seam0 <= on_boundary <= seam1
+    leaves = on_boundary - seam0
+    assert 2 <= len(leaves) < 0.2 * len(on_boundary)
+    assert len(loop) == 2 * (len(on_boundary) - 1)  # a tree cut open: each of its edges appears twice
+
+
 def test_fig7_draws_both_models_and_measures_borders(checkpoints, tmp_path):
     _, paths = checkpoints
     fig, res = fig7_continuity(paths["continuous"], paths["default"], pool=3, name="fig7_test", folder=tmp_path)
     assert isinstance(res, ContinuityResult) and res.pool == 3 and 0 <= res.index < 3
     assert set(res.errors) == {"continuous", "default"} and all(v["border_mm"] > 0 for v in res.errors.values())
     assert 0 < res.border_fraction < 1 and (tmp_path / "fig7_test.png").stat().st_size > 10_000
+    # the continuous map's own seam is measured too: one cut, far fewer vertices than nine charts' borders
+    assert set(res.seam_errors) == {"continuous", "default"} and all(v["border_mm"] > 0 for v in res.seam_errors.values())
+    assert 0 < res.seam_fraction < res.border_fraction
     assert len(fig.axes) == 3 * 7
     plt.close(fig)
     with pytest.raises(ValueError, match="expected a model trained with atlas 'continuous'"):

@@ -116,6 +116,40 @@ def test_raw_pixel_variant_transfers_rgb():
     assert transfer_for_config(cfg.replace(lnet_input="global"), features, images, uv, mask) is None
 
 
+def test_raw_pixels_at_the_input_resolution_official_option():
+    """pixel_transfer="input": every input pixel goes to the UV cell of the IUV image upsampled to
+    the input size (the official code's warped image)."""
+    cfg = ModelConfig.quick(pretrained=None, lnet_input="pixels+global", pixel_transfer="input")
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(1, 3, 32, 32, generator=g)
+    uv = torch.zeros(1, 2, 8, 8)
+    uv[0, 0] = 0.25
+    uv[0, 1] = 0.75  # every pixel lands in one cell
+    mask = torch.ones(1, 1, 8, 8)
+    out = transfer_for_config(cfg, torch.zeros(1, cfg.local_channels, 8, 8), images, uv, mask)
+    cell = uv_cell_index(uv[:, :, :1, :1], cfg.uv_grid)  # (1, 1, 1) flat index of that cell
+    flat = out[0, :3].reshape(3, -1)[:, int(cell)]
+    assert_close(flat, images[0].mean((1, 2)), atol=1e-5)  # all 1024 input pixels averaged
+    assert float(out[0, -1].sum()) == 1.0  # one occupied cell
+    # the area option averages 4x4 blocks first: same mean here, but from 64 transferred pixels
+    area = transfer_for_config(cfg.replace(pixel_transfer="area"), torch.zeros(1, cfg.local_channels, 8, 8),
+                               images, uv, mask)
+    assert_close(area[0, :3].reshape(3, -1)[:, int(cell)], flat, atol=1e-5)
+    # a u ramp over 8 columns: the area option fills 8 UV columns, the input option (32 upsampled
+    # pixel columns) about four times as many
+    ramp = torch.zeros(1, 2, 8, 8)
+    ramp[0, 0] = torch.linspace(0, 1, 8)[None, :]
+    ramp[0, 1] = 0.5
+    occupied = {}
+    for option in ("area", "input"):
+        o = transfer_for_config(cfg.replace(pixel_transfer=option), torch.zeros(1, cfg.local_channels, 8, 8),
+                                images, ramp, mask)
+        occupied[option] = int(o[0, -1].sum())
+    assert occupied["area"] == 8 and occupied["input"] >= 3 * occupied["area"], occupied
+    with pytest.raises(ValueError, match="pixel_transfer"):
+        ModelConfig.quick(pixel_transfer="nearest")
+
+
 @pytest.mark.parametrize(
     "shapes",
     [

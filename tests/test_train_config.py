@@ -121,9 +121,10 @@ def test_paper_config_is_the_paper_setting():
     c = load_config("paper")
     assert c.body == "smpl" and c.data.source == "official"
     assert c.data.official_train == ("h36m:train", "up3d:trainval")
-    # the paper's architecture: decomr's two additions (LNet residual on the template, seam-aware
-    # Eq. 3) are off; everything else is the default (= the paper's widths)
-    assert c.model == ModelConfig(lnet_residual=False, seam_aware_read=False) and c.loss == LossConfig()
+    # the paper's architecture: decomr's additions (LNet residual on the template, seam-aware Eq. 3,
+    # area-averaged raw pixels) are off; everything else is the default (= the paper's widths)
+    assert c.model == ModelConfig(lnet_residual=False, seam_aware_read=False, pixel_transfer="input")
+    assert c.loss == LossConfig()
     assert (c.train.lr, c.train.batch_size, c.train.stage1_epochs, c.train.stage2_epochs) == (2.5e-4, 128, 5.0, 30.0)
 
 

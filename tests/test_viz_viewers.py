@@ -201,10 +201,53 @@ def test_overlay_viewer_bad_input(body):
 
 def test_show_prediction_puts_both_side_by_side(body):
     box = show_prediction(make_prediction(), body=body)
-    assert box.children == (box.overlay.widget, box.mesh.widget)
+    assert box.widget.children == (box.overlay.widget, box.mesh.widget)
     assert box.mesh.color_menu.value == "parts" and box.overlay.layer_buttons.value == "IUV"
     box.overlay.index_menu.value = 1  # the overlay's image menu drives the mesh viewer too
     assert box.mesh.index == 1 and box.mesh.index_menu.layout.display == "none"
+
+
+def _decode_png(b64):
+    import base64
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(b64))).convert("RGB"))
+
+
+@pytest.mark.parametrize("make", ["mesh", "overlay", "both"])
+def test_viewers_carry_a_static_picture_for_pages_without_a_kernel(body, make):
+    """The MIME bundle holds the live widget and a PNG of the same state: Jupyter shows the widget,
+    a repository page the picture."""
+    pred = make_prediction()
+    viewer = {"mesh": lambda: prediction_mesh_viewer(pred, body=body),
+              "overlay": lambda: iuv_overlay_viewer(pred, layer="mask", blend=1.0),
+              "both": lambda: show_prediction(pred, body=body)}[make]()
+    bundle = viewer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle and "text/plain" in bundle
+    png = _decode_png(bundle["image/png"])
+    assert png.ndim == 3 and png.shape[0] > 16 and png.shape[1] > 16
+    if make == "overlay":  # the picture is exactly the widget's current image
+        assert_close(torch.from_numpy(png).float(), torch.from_numpy(np.asarray(
+            __import__("PIL.Image", fromlist=["Image"]).open(io.BytesIO(viewer.image.value)).convert("RGB"))).float())
+    if make == "mesh":  # parts colouring: the picture shows the part palette's colours
+        colours = {tuple(c) for c in png.reshape(-1, 3)[::7].tolist()}
+        assert len(colours) > 4
+
+
+def test_plotly_mesh_picture_follows_the_figure():
+    import plotly.graph_objects as go
+
+    from decomr.viz.static import plotly_mesh_png
+
+    v, f = _octahedron()
+    base = dict(x=v[:, 0], y=v[:, 1], z=v[:, 2], i=f[:, 0], j=f[:, 1], k=f[:, 2])
+    red = _decode_png(__import__("base64").b64encode(plotly_mesh_png(go.Figure(go.Mesh3d(
+        **base, facecolor=["rgb(255,0,0)"] * len(f)))))).astype(int)
+    reddish = (red[..., 0] > 120) & (red[..., 1] < 60) & (red[..., 2] < 60)  # shaded red faces
+    assert reddish.mean() > 0.05
+    plain = plotly_mesh_png(go.Figure(go.Mesh3d(**base, intensity=v[:, 2].numpy())))
+    assert plain[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -227,3 +270,14 @@ def test_notebook_08_renders_in_jupyterlab(request, tmp_path):
         pytest.skip(run.stderr.strip())
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+def test_uv_explorer_carries_a_static_picture(anny_body):
+    from decomr.uv import load_atlas
+    from decomr.viz.uv_plots import uv_explorer
+
+    explorer = uv_explorer(anny_body, load_atlas(anny_body, "continuous"), max_points=2000)
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    png = _decode_png(bundle["image/png"])
+    assert png.shape[1] > 1.2 * png.shape[0] > 100  # mesh and chart side by side

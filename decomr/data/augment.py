@@ -6,7 +6,7 @@ a crop scale ``clip(N(1, 0.25), 0.75, 1.25)`` (> 1 zooms out), then the 224 x 22
 
 One random draw (:class:`AugmentParams`) is applied consistently to every target:
 
-* **2D** (normalised crop coordinates ``n``, contract convention):
+* **2D** (normalised crop coordinates ``n``, :mod:`decomr.conventions`):
   ``n' = F R(-rot) n / scale`` with ``F = diag(-1, 1)`` when flipped, exactly the map of
   :func:`decomr.data.crop.crop_transform` relative to the un-augmented crop. Images are resampled
   with ``grid_sample`` (bilinear for RGB, nearest for masks, IUV and part labels).

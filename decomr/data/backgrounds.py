@@ -159,7 +159,7 @@ def value_noise(seed: Tensor, size: tuple[int, int], grids: Sequence[int], weigh
 
 
 def pixel_grid(size: tuple[int, int], device=None) -> tuple[Tensor, Tensor]:
-    """Normalised pixel-centre coordinates (contract convention).
+    """Normalised pixel-centre coordinates (:mod:`decomr.conventions`).
 
     Returns:
         x, y: (H, W) float32, ``x = (2 j + 1) / W - 1``, ``y = (2 i + 1) / H - 1``.

@@ -7,7 +7,7 @@ used by the synthetic dataset, the official dataset loaders (:mod:`decomr.data.o
 LSP segmentation evaluation (Table 4, which pastes the predicted crop back into the image) and
 the predictor (box or mask of a user image -> crop -> mesh -> back to the image).
 
-Conventions (see ``/work/contract.md``):
+Conventions (:mod:`decomr.conventions`):
 
 * **Image pixel coordinates** ``(x, y)``: x = column, y = row, the centre of pixel (row i, col j)
   is at ``(x, y) = (j, i)`` (index coordinates, like OpenCV and the official keypoint
@@ -362,7 +362,7 @@ def pixels_to_normalized(points: torch.Tensor, res: int | Sequence[int]) -> torc
         points: (..., 2) pixel coordinates (x, y) in an image of size ``res`` (int or (H, W)).
 
     Returns:
-        (..., 2) normalised coordinates (contract convention, ``align_corners=False``).
+        (..., 2) normalised coordinates (:mod:`decomr.conventions`, ``align_corners=False``).
 
     >>> pixels_to_normalized(torch.tensor([[0.0, 223.0]]), 224)
     tensor([[-0.9955,  0.9955]])

@@ -170,7 +170,7 @@ def write_official_fixture(root: str | Path, name: str, split: str, num_records:
     S_smpl = np.concatenate([rng.normal(0, 0.3, size=(n, 24, 3)) + np.array([0.0, 0.0, 4.0]),
                              np.ones((n, 24, 1))], axis=-1)
     pose = rng.normal(0, 0.2, size=(n, 72))
-    pose[:, :3] = [np.pi, 0.0, 0.0]  # upright, facing the camera (contract)
+    pose[:, :3] = [np.pi, 0.0, 0.0]  # upright, facing the camera (decomr.conventions)
     shape = rng.normal(0, 1, size=(n, 10))
     gender = np.array(["m" if k % 2 == 0 else "f" for k in range(n)])
 

@@ -19,7 +19,6 @@ UV layout), which decomr does not read: their UV layout is not one of decomr's a
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -33,6 +32,7 @@ from decomr.data.official import CorruptDataError
 __all__ = [
     "iuv_to_uint8",
     "save_iuv_png",
+    "uint8_to_iuv",
     "load_iuv_png",
     "resize_iuv",
     "scaled_size",
@@ -42,7 +42,7 @@ __all__ = [
 
 
 def iuv_to_uint8(iuv: Tensor) -> np.ndarray:
-    """(3, H, W) float IUV (contract) -> (H, W, 3) uint8 RGB as stored: R = 255 mask, G, B = u, v.
+    """(3, H, W) float IUV (:mod:`decomr.conventions`) -> (H, W, 3) uint8 RGB as stored: R = 255 mask, G, B = u, v.
 
     u and v are rounded to the nearest of 256 levels (error <= 0.5 / 255) and set to 0 outside
     the mask.
@@ -58,14 +58,12 @@ def iuv_to_uint8(iuv: Tensor) -> np.ndarray:
 
 def save_iuv_png(iuv: Tensor, path: str | Path) -> Path:
     """Write a (3, H, W) IUV image as a PNG (format: :func:`iuv_to_uint8`), atomically."""
+    from decomr.paths import atomic_writer
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        Image.fromarray(iuv_to_uint8(iuv)).save(tmp, format="PNG")  # (H, W, 3) uint8 -> RGB
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    rgb = iuv_to_uint8(iuv)  # (H, W, 3) uint8; a bad input fails before any file is touched
+    with atomic_writer(path) as fh:
+        Image.fromarray(rgb).save(fh, format="PNG")
     return path
 
 
@@ -74,7 +72,7 @@ def load_iuv_png(path: str | Path) -> Tensor:
 
     Returns:
         (3, H, W) float32: channel 0 the mask in {0, 1} (R >= 128), channels 1-2 (u, v) =
-        G / 255, B / 255 inside the mask and 0 outside (the contract's IUV image).
+        G / 255, B / 255 inside the mask and 0 outside (the IUV image of :mod:`decomr.conventions`).
 
     Raises:
         FileNotFoundError: no such file.
@@ -93,7 +91,18 @@ def load_iuv_png(path: str | Path) -> Tensor:
     if mode != "RGB" or arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
         raise CorruptDataError(f"{path}: expected an 8-bit RGB IUV image (R = mask, G = u, B = v) written by "
                                f"`decomr render-gt`, got mode {mode!r} with shape {arr.shape}")
-    t = torch.from_numpy(arr).permute(2, 0, 1).float()  # (3, H, W)
+    return uint8_to_iuv(arr)
+
+
+def uint8_to_iuv(arr: np.ndarray) -> Tensor:
+    """(H, W, 3) uint8 RGB as stored -> (3, H, W) float32 IUV: the inverse of :func:`iuv_to_uint8`.
+
+    The mask is ``R >= 128``; (u, v) = (G, B) / 255 inside it and 0 outside.
+    """
+    arr = np.asarray(arr)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+        raise ValueError(f"rgb: expected (H, W, 3) uint8, got {arr.shape} {arr.dtype}")
+    t = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).float()  # (3, H, W)
     mask = (t[0] >= 128).float()  # (H, W)
     return torch.cat([mask[None], t[1:] / 255.0 * mask]).contiguous()  # (3, H, W)
 

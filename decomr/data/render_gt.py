@@ -178,18 +178,15 @@ def fit_weak_perspective_pixels(joints: Tensor, keypoints: Tensor) -> CameraFit:
     if not torch.is_tensor(keypoints) or tuple(keypoints.shape) != tuple(joints.shape):
         raise ValueError(f"keypoints: expected shape {tuple(joints.shape)} (like joints), "
                          f"received {tuple(getattr(keypoints, 'shape', ()))}")
+    from decomr.render.cameras import fit_weak_perspective
+
     X = joints[..., :2].double()  # (B, J, 2)
     k = keypoints[..., :2].double().to(X.device)  # (B, J, 2)
     w = (keypoints[..., 2] > 0).double().to(X.device)  # (B, J)
     n = w.sum(1)  # (B,)
     n_safe = n.clamp_min(1.0)[:, None]
-    Xm = (w[..., None] * X).sum(1) / n_safe  # (B, 2)
-    km = (w[..., None] * k).sum(1) / n_safe  # (B, 2)
-    dX, dk = X - Xm[:, None], k - km[:, None]  # (B, J, 2)
-    s = (w * (dX * dk).sum(-1)).sum(1) / (w * dX.square().sum(-1)).sum(1).clamp_min(1e-12)  # (B,)
-    s_safe = torch.where(s.abs() > 1e-12, s, torch.ones_like(s))
-    t = km / s_safe[:, None] - Xm  # (B, 2)
-    camera = torch.cat([s[:, None], t], dim=1)  # (B, 3)
+    camera = fit_weak_perspective(joints.double(), k, weights=w)  # (B, 3) float64, the official cal_cam
+    s, t = camera[:, 0], camera[:, 1:]
 
     dist = (s[:, None, None] * (X + t[:, None]) - k).norm(dim=-1)  # (B, J) pixels
     mean_dist = (w * dist).sum(1) / n_safe[:, 0]
@@ -210,7 +207,7 @@ def render_iuv_pixels(vertices: Tensor, faces: Tensor, corner_uv: Tensor, camera
     """IUV images of meshes seen by pixel weak-perspective cameras (:class:`CameraFit`).
 
     The vertices are projected to pixels of the ``image_size`` image, converted to normalised
-    image coordinates (contract: ``x = (2 x_px + 1) / W - 1``) and rasterised at ``out_size``
+    image coordinates (:mod:`decomr.conventions`: ``x = (2 x_px + 1) / W - 1``) and rasterised at ``out_size``
     (the same field of view, fewer pixels when smaller); depth = camera-frame z.
 
     Args:
@@ -223,7 +220,7 @@ def render_iuv_pixels(vertices: Tensor, faces: Tensor, corner_uv: Tensor, camera
         chunk: see :func:`decomr.render.rasterize`.
 
     Returns:
-        (B, 3, h, w) float32: mask in {0, 1}, u, v (0 on the background), the contract's IUV.
+        (B, 3, h, w) float32: mask in {0, 1}, u, v (0 on the background), the IUV image of :mod:`decomr.conventions`.
     """
     from decomr.render import pixel_to_normalized, rasterize, render_iuv
 
@@ -388,15 +385,10 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 
 def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    from decomr.paths import atomic_writer
+
+    with atomic_writer(path) as fh:
+        np.savez(fh, **arrays)
 
 
 def render_gt_iuv(dataset_name: str, split: str, atlas: "str | UVAtlas" = "continuous",

@@ -4,7 +4,7 @@ The paper trains on H36M, UP-3D and SURREAL (Sec. 4.1), whose licences forbid re
 decomr's default data is made on the fly instead: random people (the body model's shape
 distribution and pose prior) in random orientations, seen by a perspective camera, cropped
 like the official pipeline and rendered with clothes-like colours over procedural backgrounds.
-Every target of the official data is exact here: IUV images (Eq. 2) for any atlas, part labels,
+Every target of the official data is exact here: IUV images (Sec. 3.1) for any atlas, part labels,
 2D/3D joints, the mesh.
 
 **Determinism.** Sample ``index`` of ``split`` depends only on ``(config.seed, split, index)``:
@@ -62,7 +62,7 @@ key                       shape / dtype        meaning
 ``index``                 () int64             the sample's index in its split
 ========================  ===================  ==============================================
 
-Pelvis = joint 0 of the body's 24 joints (contract: location maps are centred on it too).
+Pelvis = joint 0 of the body's 24 joints (:mod:`decomr.conventions`: location maps are centred on it too).
 With augmentation (``augment=``), ``center`` stays the un-rotated crop's centre and ``scale``
 includes the zoom; ``pose``/``global_orient`` describe the mirrored body of flipped samples
 (``decomr.data.augment.mirror_pose``, exact for SMPL, ~3 mm for Anny), while ``vertices`` and
@@ -251,10 +251,8 @@ def upright_orientation(yaw: Tensor, pitch: Tensor, roll: Tensor) -> Tensor:
 
 
 def fit_weak_perspective(points: Tensor, projected: Tensor) -> Tensor:
-    """Least-squares weak-perspective camera: ``argmin sum_i |s (X_i,xy + t) - x_i|^2``.
-
-    Closed form (``a = s``, ``b = s t``, linear least squares in ``(a, b)``):
-    ``s = sum (X - X_mean) . (x - x_mean) / sum |X - X_mean|^2``, ``t = x_mean / s - X_mean``.
+    """Least-squares weak-perspective camera ``argmin sum_i |s (X_i,xy + t) - x_i|^2``
+    (:func:`decomr.render.cameras.fit_weak_perspective`, unweighted).
 
     Args:
         points: (B, N, 3) camera-frame points (only x, y are used).
@@ -263,14 +261,9 @@ def fit_weak_perspective(points: Tensor, projected: Tensor) -> Tensor:
     Returns:
         (B, 3) ``[s, tx, ty]``.
     """
-    if points.dim() != 3 or points.shape[-1] != 3 or projected.shape != points.shape[:2] + (2,):
-        raise ValueError(f"points, projected: expected (B, N, 3) and (B, N, 2), got {tuple(points.shape)}, {tuple(projected.shape)}")
-    X = points[..., :2].double()
-    x = projected.double()
-    Xm, xm = X.mean(1, keepdim=True), x.mean(1, keepdim=True)
-    s = ((X - Xm) * (x - xm)).sum((1, 2)) / ((X - Xm) ** 2).sum((1, 2)).clamp_min(1e-12)  # (B,)
-    t = xm[:, 0] / s[:, None] - Xm[:, 0]  # (B, 2)
-    return torch.cat([s[:, None], t], -1).to(points.dtype)
+    from decomr.render.cameras import fit_weak_perspective as fit
+
+    return fit(points, projected)
 
 
 # --------------------------------------------------------------------------------------------

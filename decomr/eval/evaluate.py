@@ -31,6 +31,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -56,7 +57,7 @@ __all__ = [
 
 EVAL_DATASETS = ("synthetic", "h36m-p1", "h36m-p2", "surreal", "lsp", "3dpw")
 
-#: The paper's numbers (DecoMR, "Ours"), by dataset and metric (DESIGN.md Sec. 5).
+#: The paper's numbers (DecoMR, "Ours"), by dataset and metric (Tables 2-4 of the paper, supplementary Table for 3DPW).
 PAPER_NUMBERS: dict[str, dict[str, float]] = {
     "h36m-p1": {"decomr/mpjpe": 62.7, "decomr/pa_mpjpe": 42.2},  # Table 5, last-but-one row
     "h36m-p2": {"decomr/mpjpe": 60.6, "decomr/pa_mpjpe": 39.3},  # Tables 2 and 5
@@ -225,6 +226,8 @@ class EvalReport:
         notes: what was skipped and why, protocol details.
         model: a summary of the model (body, backbone, atlas, step).
         seconds: wall time.
+        oracle: the links of the chain given their ground truth (``decomr.models.ORACLE_LINKS``);
+            empty for the model as it is.
     """
 
     dataset: str
@@ -236,6 +239,12 @@ class EvalReport:
     notes: list[str] = field(default_factory=list)
     model: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    oracle: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """File stem of the report: the dataset, plus ``-oracle-<links>`` for an oracle run."""
+        return self.dataset + (f"-oracle-{'+'.join(self.oracle)}" if self.oracle else "")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -250,7 +259,8 @@ def _fmt(value: float | None, metric: str) -> str:
 def report_markdown(report: EvalReport) -> str:
     """The report as a markdown section (metric | ours | paper)."""
     m = report.model
-    lines = [f"# Evaluation on `{report.dataset}`", "",
+    title = f"# Evaluation on `{report.dataset}`" + (f", oracle: GT {' + GT '.join(report.oracle)}" if report.oracle else "")
+    lines = [title, "",
              f"- checkpoint: `{report.checkpoint}` (step {m.get('step')}, body {m.get('body')}, "
              f"backbone {m.get('backbone')}, atlas {m.get('atlas')}, LNet input {m.get('lnet_input')})",
              f"- samples: {report.num_samples}; time: {report.seconds:.1f} s"]
@@ -272,11 +282,11 @@ def report_markdown(report: EvalReport) -> str:
 
 
 def write_report(report: EvalReport, out_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``<out_dir>/<dataset>.json`` and ``<out_dir>/<dataset>.md`` (atomically)."""
+    """Write ``<out_dir>/<name>.json`` and ``<out_dir>/<name>.md`` (atomically; ``report.name``)."""
     from decomr.paths import atomic_write_bytes
 
     out_dir = Path(out_dir)
-    json_path, md_path = out_dir / f"{report.dataset}.json", out_dir / f"{report.dataset}.md"
+    json_path, md_path = out_dir / f"{report.name}.json", out_dir / f"{report.name}.md"
     atomic_write_bytes(json_path, (json.dumps(report.to_dict(), indent=2, default=float) + "\n").encode())
     atomic_write_bytes(md_path, report_markdown(report).encode())
     return json_path, md_path
@@ -370,7 +380,8 @@ def _gt_smpl_meshes(batch: dict[str, Any], bodies: dict[int, Any], device: torch
 def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, out_dir: str | Path | None = None,
                         batch_size: int = 16, device: str | torch.device = "cpu", max_samples: int | None = None,
                         root: str | Path | None = None, synthetic_size: int | None = None,
-                        num_workers: int = 0, progress: bool = False, write: bool = True) -> EvalReport:
+                        num_workers: int = 0, progress: bool = False, write: bool = True,
+                        oracle: str | Sequence[str] | None = None) -> EvalReport:
     """Evaluate a checkpoint (training checkpoint, release or run folder) on one dataset.
 
     Args:
@@ -385,6 +396,10 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
         num_workers: DataLoader workers.
         progress: show a tqdm bar.
         write: write the JSON + markdown reports.
+        oracle: links of the chain replaced by their ground truth (``"iuv"``, ``"camera"``,
+            ``"location_map"``, or several; :class:`decomr.models.Oracle`): where does the error
+            come from? Synthetic data only (it needs GT IUV images and meshes). The report is
+            written as ``<dataset>-oracle-<links>``.
 
     Returns:
         :class:`EvalReport`.
@@ -402,6 +417,10 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
 
     if dataset not in EVAL_DATASETS:
         raise ValueError(f"dataset: expected one of {EVAL_DATASETS}, got {dataset!r}")
+    links = check_oracle_links(oracle)
+    if links and dataset != "synthetic":
+        raise ValueError(f"oracle {'+'.join(links)}: needs ground-truth IUV images, cameras and meshes, which only the "
+                         f"synthetic data has (got dataset {dataset!r}); use --dataset synthetic")
     start = time.perf_counter()
     device = torch.device(device)
     loaded = load_model(checkpoint, device=device)
@@ -434,7 +453,8 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
     n = 0
     for batch in tqdm(loader, disable=not progress, desc=f"eval {dataset}", unit="batch"):
         batch = to_device(batch, device)
-        out = _float_output(model(batch["image"], stage=stage))
+        out = _float_output(model(batch["image"], stage=stage,
+                                  oracle=oracle_for_batch(model, batch, links) if links else None))
         b = batch["image"].shape[0]
         n += b
         if dataset == "synthetic":
@@ -492,6 +512,8 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
                      "root (official DecoMR eval.py); 'cmr-spin' = J_regressor_h36m + H36M_TO_J14, pelvis root")
     if dataset == "synthetic":
         notes.append("synthetic test split (Anny renders, decomr.data.synthetic): no paper numbers exist for it")
+    if links:
+        notes.append(f"oracle: {', '.join(ORACLE_NOTES[k] for k in links)}")
     if loaded.path.name == "best.pt":
         d = loaded.config.data
         where = (f"the validation records held out of the training sets (the last {100 * d.official_val_fraction:g}% of "
@@ -503,11 +525,56 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
         model={"body": loaded.config.body, "backbone": loaded.config.model.backbone,
                "atlas": loaded.config.model.atlas, "lnet_input": loaded.config.model.lnet_input,
                "img_size": loaded.config.model.img_size, "step": loaded.step, "run": loaded.config.name},
-        seconds=time.perf_counter() - start)
+        seconds=time.perf_counter() - start, oracle=list(links))
     if write:
         out_dir = Path(out_dir) if out_dir is not None else loaded.path.parent / "eval"
         write_report(report, out_dir)
     return report
+
+
+#: What each oracle link replaces (report notes).
+ORACLE_NOTES = {
+    "iuv": "the GT IUV image feeds the UV transfer (Eq. 5) instead of CNet's",
+    "camera": "the GT camera replaces CNet's (2D alignment only: the 3D errors do not change)",
+    "location_map": "the GT location map replaces LNet's and is read with Eq. 3 (the UV map's resolution floor)",
+}
+
+
+def check_oracle_links(oracle: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Normalise an ``oracle`` argument to a tuple of links in chain order.
+
+    Raises:
+        ValueError: an unknown link (the message lists the valid ones).
+    """
+    from decomr.models import ORACLE_LINKS
+
+    if oracle is None:
+        return ()
+    items = [oracle] if isinstance(oracle, str) else list(oracle)
+    bad = [k for k in items if k not in ORACLE_LINKS]
+    if bad:
+        raise ValueError(f"oracle: expected links among {ORACLE_LINKS}, got {bad}")
+    return tuple(k for k in ORACLE_LINKS if k in items)
+
+
+def oracle_for_batch(model: Any, batch: dict[str, Any], links: Sequence[str]) -> Any:
+    """The :class:`decomr.models.Oracle` of a synthetic batch for the given links.
+
+    The GT location map is the GT mesh (pelvis-centred camera frame, like LNet's output) drawn
+    into the model's UV map at its resolution with its own sampler (``mesh_to_map``).
+    """
+    from decomr.models import Oracle
+
+    missing = [k for k, need in (("iuv", "iuv"), ("camera", "camera"), ("location_map", "vertices"))
+               if k in links and need not in batch]
+    if missing:
+        raise ValueError(f"oracle {missing}: the batch has no ground truth for it (keys: {sorted(batch)})")
+    location_map = None
+    if "location_map" in links:
+        with torch.no_grad():
+            location_map = model.sampler.mesh_to_map(batch["vertices"].float())  # (B, 3, R, R)
+    return Oracle(iuv=batch["iuv"].float() if "iuv" in links else None,
+                  camera=batch["camera"].float() if "camera" in links else None, location_map=location_map)
 
 
 def _lsp_update(out: Any, batch: dict[str, Any], data: Any, body: Any, fb: SegmentationCounter,

@@ -213,9 +213,12 @@ class ContinuityResult:
         pool: test images measured.
         index: the test image shown.
         errors: atlas -> ``border_errors`` on the default atlas' chart borders (mm).
+        seam_errors: atlas -> ``border_errors`` along the continuous map's own seam (mm): the one
+            cut of the one-chart map, where the continuous model could show the same kind of kink.
         joint_errors: atlas -> mean MPJPE / PA-MPJPE / per-vertex error over the pool (mm).
         border_fraction: share of the mesh's vertices counted as border.
         rule: how the image shown was chosen.
+        seam_fraction: share of the mesh's vertices counted as the continuous map's seam.
     """
 
     pool: int
@@ -224,6 +227,8 @@ class ContinuityResult:
     joint_errors: dict[str, dict[str, float]]
     border_fraction: float
     rule: str
+    seam_errors: dict[str, dict[str, float]] = field(default_factory=dict)
+    seam_fraction: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -271,13 +276,15 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
     faces = body.faces
     border = border_vertices(load_atlas(body, "default"))
     border_only = border_vertices(load_atlas(body, "default"), rings=0)  # the seams themselves (dots)
+    own_seam = border_vertices(load_atlas(body, "continuous"))  # the continuous map's single cut, one ring grown
     data = _test_data(models["continuous"], pool)
     indices = list(range(min(pool, len(data))))
     gt = _collate(data, indices)
     preds = {a: per_sample_errors(m, indices, batch_size, data) for a, m in models.items()}
-    errors, per_image, joint = {}, {}, {}
+    errors, seam, per_image, joint = {}, {}, {}, {}
     for atlas, p in preds.items():
         errors[atlas] = border_errors(p.vertices, gt["vertices"], faces, border)
+        seam[atlas] = border_errors(p.vertices, gt["vertices"], faces, own_seam)
         lap = laplacian_error(p.vertices, gt["vertices"], faces) * _MM  # (N, V)
         per_image[atlas] = lap[:, border].mean(1)  # (N,)
         joint[atlas] = {k: float(getattr(p, k).nanmean()) for k in ("mpjpe", "pa_mpjpe", "pve")}
@@ -287,7 +294,8 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
         rule = (f"the image of the first {len(indices)} test images where the default model's local shape error on "
                 "the default atlas' chart borders exceeds the continuous model's by the most")
     result = ContinuityResult(pool=len(indices), index=index, errors=errors, joint_errors=joint,
-                              border_fraction=float(border.float().mean()), rule=rule)
+                              border_fraction=float(border.float().mean()), rule=rule, seam_errors=seam,
+                              seam_fraction=float(own_seam.float().mean()))
 
     lap_all = {a: laplacian_error(p.vertices[index:index + 1], gt["vertices"][index:index + 1], faces)[0] * _MM
                for a, p in preds.items()}
@@ -315,7 +323,8 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
             a.set_yticks([])
         e = errors[atlas]
         ax[0].set_ylabel(f"{atlas} UV map\n{result.pool} images: borders {e['border_mm']:.1f} mm,\n"
-                         f"elsewhere {e['interior_mm']:.1f} mm", fontsize=8)
+                         f"elsewhere {e['interior_mm']:.1f} mm;\ncontinuous seam {seam[atlas]['border_mm']:.1f} mm",
+                         fontsize=8)
     ax = axes[2]  # the ground truth, for reference
     ax[0].imshow(iuv_rgb(gt["iuv"][index]))
     ax[0].set_title("ground-truth IUV (continuous)", fontsize=8)

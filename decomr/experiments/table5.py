@@ -21,27 +21,15 @@ interrupted run from its ``last.pt``, and restarts a run whose budget changed si
 Budgets (:mod:`decomr.experiments.budgets`): ``quick`` (smoke test), ``cpu`` (this 2-core
 machine, 2-5 minutes a run), ``gpu`` (one H100, about 25 minutes, in 10-minute commands).
 
-**The GPU grid, exactly.** The GPU machine has neither ``anny`` nor ``roma`` nor ``trimesh``:
-carry their wheels (the anny wheel holds its data). Once, here, in the repository root::
+**On a GPU**, in chunks that each resume the grid (finished cells are skipped, a cut run
+continues from its ``last.pt``)::
 
-    echo /.whl/ >> .git/info/exclude
-    python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-        --platform manylinux2014_x86_64 -d .whl anny==0.6.2 roma==1.8.0 trimesh==5.2.0
+    decomr reproduce table5 --budget gpu --max-minutes 8     # repeat until it prints "grid complete"
+    decomr reproduce figures --budget gpu                    # Figures 7-9 from the decisive pair
+    decomr reproduce table5 --budget gpu --report-only       # figures/table5.md and .png
 
-then the same device command (``carry: [".whl", "runs/table5/gpu"]`` once results exist, at most
-10 minutes) until it prints ``grid complete``. It trains as many runs as fit in 8 minutes (the
-decisive pair first), draws Figures 7-9 once the pair is done, and brings back the small results::
-
-    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl \
-      && export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 \
-      && python3 -m decomr reproduce table5 --budget gpu --max-minutes 8 \
-      && python3 -m decomr reproduce figures --budget gpu; \
-      tar czf $OUT/table5_gpu.tgz runs/table5/gpu/*/*/table5_cell.json runs/table5/gpu/*/*/eval \
-      figures/table5.* figures/fig[789]_*.png
-
-Here, after each command: ``tar xzf <files_at>/table5_gpu.tgz`` (the next command carries the
-finished runs' results, so a fresh machine skips them; a run cut by the time limit restarts), and
-at the end ``decomr reproduce table5 --budget gpu --report-only``.
+Only the small results are needed to rebuild the report elsewhere:
+``runs/table5/gpu/*/*/table5_cell.json`` and ``runs/table5/gpu/*/*/eval``.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """PNG writers: plain RGB images and IUV images in a lossless-enough 8-bit encoding.
 
 IUV PNG encoding (re-read by :func:`read_iuv_png`): an 8-bit RGB image with
-``R = 255 * I`` (foreground), ``G = round(255 * u)``, ``B = round(255 * v)``, i.e. the contract's
+``R = 255 * I`` (foreground), ``G = round(255 * u)``, ``B = round(255 * v)``, i.e. :mod:`decomr.conventions`'
 IUV layout (mask, u, v) quantised to 1/255 (DensePose's IUV files use the same 0..255 scaling of
 u and v). Background pixels are black.
 
@@ -63,33 +63,29 @@ def write_png(path: str | Path, image) -> Path:
 
 
 def encode_iuv(iuv: torch.Tensor) -> np.ndarray:
-    """(3, H, W) IUV (mask, u, v) -> (H, W, 3) uint8 (see the module docstring)."""
-    if not torch.is_tensor(iuv) or iuv.dim() != 3 or iuv.shape[0] != 3:
-        raise ValueError(f"iuv: expected a (3, H, W) tensor, got {tuple(iuv.shape) if torch.is_tensor(iuv) else type(iuv).__name__}")
-    x = iuv.detach().float().cpu()
-    fg = (x[0] > 0.5).float()
-    enc = torch.stack([fg, x[1].clamp(0, 1) * fg, x[2].clamp(0, 1) * fg], dim=-1)  # (H, W, 3)
-    return torch.round(enc * 255).to(torch.uint8).numpy()
+    """(3, H, W) IUV (mask, u, v) -> (H, W, 3) uint8 (:func:`decomr.data.iuv_files.iuv_to_uint8`, the one codec)."""
+    from decomr.data.iuv_files import iuv_to_uint8
+
+    return iuv_to_uint8(iuv)
 
 
 def decode_iuv(rgb: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 encoded IUV -> (3, H, W) float IUV."""
-    arr = np.asarray(rgb)
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-        raise ValueError(f"rgb: expected (H, W, 3) uint8, got {arr.shape} {arr.dtype}")
-    x = torch.from_numpy(arr.astype(np.float32) / 255.0).permute(2, 0, 1).contiguous()
-    x[0] = (x[0] > 0.5).float()
-    return x
+    """(H, W, 3) uint8 encoded IUV -> (3, H, W) float IUV (:func:`decomr.data.iuv_files.uint8_to_iuv`)."""
+    from decomr.data.iuv_files import uint8_to_iuv
+
+    return uint8_to_iuv(rgb)
 
 
 def write_iuv_png(path: str | Path, iuv: torch.Tensor) -> Path:
-    """Write a (3, H, W) IUV image as an 8-bit RGB PNG (see the module docstring)."""
-    return write_png(path, encode_iuv(iuv))
+    """Write a (3, H, W) IUV image as an 8-bit RGB PNG, atomically (:func:`decomr.data.iuv_files.save_iuv_png`)."""
+    from decomr.data.iuv_files import save_iuv_png
+
+    return save_iuv_png(iuv, path)
 
 
 def read_iuv_png(path: str | Path) -> torch.Tensor:
-    """Read a PNG written by :func:`write_iuv_png` -> (3, H, W) float (mask, u, v)."""
-    from PIL import Image
+    """Read a PNG written by :func:`write_iuv_png` -> (3, H, W) float (mask, u, v); clear errors for
+    missing or corrupt files (:func:`decomr.data.iuv_files.load_iuv_png`)."""
+    from decomr.data.iuv_files import load_iuv_png
 
-    with Image.open(path) as img:
-        return decode_iuv(np.asarray(img.convert("RGB"), dtype=np.uint8))
+    return load_iuv_png(path)

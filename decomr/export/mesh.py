@@ -5,7 +5,7 @@ with ``trimesh.load(path, process=False)`` gives back the same arrays (tested). 
 can add per-corner texture coordinates (``vt``), e.g. the continuous UV map of Sec. 3.1, and the
 PLY writer per-vertex colours.
 
-UV convention: decomr's v grows downwards (row index of a UV map, see the contract); OBJ's
+UV convention: decomr's v grows downwards (row index of a UV map, see :mod:`decomr.conventions`); OBJ's
 ``vt`` v grows upwards (OpenGL textures), so the file stores ``1 - v``.
 
 Frames: predictions are in the camera frame (OpenCV: y down, z away from the camera); most mesh

@@ -1,4 +1,4 @@
-"""Eq. 1 and Eq. 9: DecoMR's full objective with the paper's weights (Sec. 3.4, DESIGN.md Sec. 4).
+"""Eq. 1 and Eq. 9: DecoMR's full objective with the paper's weights (Sec. 3.4).
 
     L     = L_IUV + L_loc + lambda_con L_con + lambda_tv TV                      (Eq. 1)
     L_IUV = lambda_c L_c + lambda_r L_r                                           (Eq. 4)

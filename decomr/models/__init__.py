@@ -6,7 +6,7 @@
 """
 from decomr.models.cnet import CNet, CNetOutput, find_pretrained_weights
 from decomr.models.config import ModelConfig
-from decomr.models.decomr import DecoMR, DecoMROutput
+from decomr.models.decomr import ORACLE_LINKS, DecoMR, DecoMROutput, Oracle
 from decomr.models.lnet import LNet
 from decomr.models.transfer import pixel_centers, transfer_to_uv, uv_cell_index
 
@@ -17,6 +17,8 @@ __all__ = [
     "LNet",
     "DecoMR",
     "DecoMROutput",
+    "Oracle",
+    "ORACLE_LINKS",
     "transfer_to_uv",
     "uv_cell_index",
     "pixel_centers",

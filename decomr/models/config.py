@@ -23,6 +23,9 @@ ATLASES = ("continuous", "default")
 # Table 5's rows: which inputs LNet receives besides the reference location map.
 LNET_INPUTS = ("global", "local", "local+global", "pixels+global")
 NORMS = ("batch", "group")
+# How the "pixels+global" variant transfers raw pixels: averaged into CNet's output grid first
+# ("area", decomr) or at the input resolution with the IUV image upsampled to it ("input", official).
+PIXEL_TRANSFERS = ("area", "input")
 # Channels of the ResNet stages at strides 4, 8, 16, 32 (layer1..layer4) and of the pooled code.
 BACKBONE_CHANNELS = {
     "resnet50": (256, 512, 1024, 2048),
@@ -77,6 +80,10 @@ class ModelConfig:
     # paper config turns it off for Table 5's atlas comparison. False = plain bilinear (official).
     seam_aware_read: bool = True
     norm: str = "batch"  # normalisation in decoder/LNet blocks: "batch" (official) or "group"
+    # Raw pixels of the "pixels+global" variant (Table 5's last row): "area" averages the image into
+    # CNet's output grid and transfers it like the features (decomr); "input" transfers every input
+    # pixel with the IUV image upsampled to the input size (the official code's warped image).
+    pixel_transfer: str = "area"
     mask_threshold: float = 0.5  # foreground probability above which a pixel is transferred
 
     def __post_init__(self) -> None:
@@ -89,6 +96,7 @@ class ModelConfig:
         check_choice("atlas", ATLASES)
         check_choice("lnet_input", LNET_INPUTS)
         check_choice("norm", NORMS)
+        check_choice("pixel_transfer", PIXEL_TRANSFERS)
         # Tuples survive a JSON round trip as lists: normalise them here.
         object.__setattr__(self, "decoder_channels", tuple(int(c) for c in self.decoder_channels))
         object.__setattr__(self, "camera_hidden", tuple(int(c) for c in self.camera_hidden))

@@ -8,7 +8,7 @@ which skips the transfer and LNet; stage 2 (end to end) uses the default ``stage
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
 import torch
@@ -21,6 +21,46 @@ from decomr.models.lnet import LNet
 from decomr.models.transfer import transfer_for_config
 
 STAGES = ("cnet", "full")
+#: The links of the chain that :class:`Oracle` can replace by their ground truth.
+ORACLE_LINKS = ("iuv", "camera", "location_map")
+
+
+@dataclass(frozen=True)
+class Oracle:
+    """Ground truth that replaces a link of DecoMR's chain (where does the error come from?).
+
+    DecoMR is a chain: CNet's IUV image -> transferred features -> LNet's location map -> mesh
+    (Eq. 3). Giving a link its ground truth shows what the rest of the chain costs. Any field
+    left None is predicted as usual.
+
+    Attributes:
+        iuv: (B, 3, h, w) GT IUV image (mask, u, v) fed to the UV transfer (Eq. 5) instead of
+            CNet's; resized (nearest) to CNet's output size if needed. Local features stay CNet's.
+        camera: (B, 3) GT weak-perspective camera [s, tx, ty] instead of CNet's (2D alignment only:
+            the 3D mesh does not depend on it).
+        location_map: (B, 3, R, R) GT location map instead of LNet's; the mesh is then read with
+            Eq. 3, so its error is the resolution floor of the UV map at R.
+    """
+
+    iuv: torch.Tensor | None = None
+    camera: torch.Tensor | None = None
+    location_map: torch.Tensor | None = None
+
+    def apply_to_cnet(self, c: CNetOutput) -> CNetOutput:
+        """CNet's output with the GT IUV image and/or camera put in."""
+        if self.iuv is not None:
+            iuv = self.iuv.to(c.uv.dtype)
+            if iuv.dim() != 4 or iuv.shape[1] != 3 or iuv.shape[0] != c.uv.shape[0]:
+                raise ValueError(f"Oracle.iuv: expected (B, 3, h, w) with B = {c.uv.shape[0]}, got {tuple(iuv.shape)}")
+            if tuple(iuv.shape[-2:]) != tuple(c.uv.shape[-2:]):
+                iuv = F.interpolate(iuv, size=tuple(c.uv.shape[-2:]), mode="nearest")
+            fg = iuv[:, :1] > 0.5
+            c = replace(c, uv=iuv[:, 1:3], mask_logits=torch.where(fg, 20.0, -20.0).to(c.mask_logits.dtype))
+        if self.camera is not None:
+            if tuple(self.camera.shape) != tuple(c.camera.shape):
+                raise ValueError(f"Oracle.camera: expected {tuple(c.camera.shape)}, got {tuple(self.camera.shape)}")
+            c = replace(c, camera=self.camera.to(c.camera.dtype))
+        return c
 
 
 @runtime_checkable
@@ -69,7 +109,7 @@ class DecoMROutput:
 
     @property
     def iuv(self) -> torch.Tensor:
-        """(B, 3, h, w) predicted IUV image in the contract's layout: binary mask, then u, v (0 on background)."""
+        """(B, 3, h, w) predicted IUV image (:mod:`decomr.conventions`): binary mask, then u, v (0 on background)."""
         fg = (self.mask_logits > 0).to(self.uv.dtype)
         return torch.cat([fg, self.uv * fg], dim=1)
 
@@ -184,12 +224,13 @@ class DecoMR(nn.Module):
                                    torch.sigmoid(cnet_out.mask_logits))
 
     # ------------------------------------------------------------------ forward
-    def forward(self, images: torch.Tensor, stage: str = "full") -> DecoMROutput:
+    def forward(self, images: torch.Tensor, stage: str = "full", oracle: Oracle | None = None) -> DecoMROutput:
         """Run the model.
 
         Args:
             images: (B, 3, img_size, img_size) RGB in [0, 1] (ImageNet normalisation is internal).
             stage: ``"full"`` (default) or ``"cnet"`` (stage 1 of training: CNet only).
+            oracle: ground truth replacing links of the chain (:class:`Oracle`; evaluation only).
 
         Returns:
             :class:`DecoMROutput`.
@@ -197,12 +238,20 @@ class DecoMR(nn.Module):
         if stage not in STAGES:
             raise ValueError(f"stage: expected one of {STAGES}, got {stage!r}")
         c = self.cnet(images)
+        if oracle is not None:
+            c = oracle.apply_to_cnet(c)
         if stage == "cnet":
             return DecoMROutput(c.mask_logits, c.uv, c.local_features, c.global_features, c.camera)
         transferred = self.transfer(images, c)  # (B, C_T, G, G) or None
-        location_map = self.lnet(transferred, c.global_features if self.config.uses_global else None)
-        if self.config.lnet_residual:
-            location_map = location_map + self.residual_base.to(location_map.dtype)  # (B, 3, R, R)
+        if oracle is not None and oracle.location_map is not None:
+            r = self.config.map_size
+            if tuple(oracle.location_map.shape[1:]) != (3, r, r):
+                raise ValueError(f"Oracle.location_map: expected (B, 3, {r}, {r}), got {tuple(oracle.location_map.shape)}")
+            location_map = oracle.location_map
+        else:
+            location_map = self.lnet(transferred, c.global_features if self.config.uses_global else None)
+            if self.config.lnet_residual:
+                location_map = location_map + self.residual_base.to(location_map.dtype)  # (B, 3, R, R)
         # Eq. 3 and the joint regressors in float32 even under autocast (millimetre precision).
         with torch.autocast(device_type=location_map.device.type, enabled=False):
             location_map = location_map.float()

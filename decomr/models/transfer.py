@@ -4,7 +4,7 @@ Every foreground pixel (mask > threshold) sends its feature vector, followed by 
 image coordinates (x, y), to the UV grid cell given by its predicted (u, v); each cell averages
 what it receives, and an occupancy channel (1 where at least one pixel landed) is appended.
 
-Conventions (see the contract):
+Conventions (:mod:`decomr.conventions`):
 
 - pixel (row i, col j) of an h x w map has its centre at x = (2j + 1)/w - 1, y = (2i + 1)/h - 1;
 - UV grid of size G has cell (row r, col c) centred at u = c/(G-1), v = r/(G-1)
@@ -130,7 +130,8 @@ def transfer_for_config(
     Args:
         config: the model configuration.
         local_features: (B, C_L, h, w) CNet's local features.
-        images: (B, 3, H, W) network input (normalised), used by "pixels+global".
+        images: (B, 3, H, W) network input (normalised), used by "pixels+global" (averaged into
+            CNet's grid, or at full resolution with ``config.pixel_transfer = "input"``).
         uv: (B, 2, h, w) predicted UV.
         mask_probs: (B, 1, h, w) predicted foreground probability.
 
@@ -140,7 +141,13 @@ def transfer_for_config(
     if not config.uses_transfer:
         return None
     if config.lnet_input == "pixels+global":
-        source = downsample_pixels(images, uv.shape[-1])
+        if config.pixel_transfer == "input":  # every input pixel, at the IUV image upsampled to it
+            size = tuple(images.shape[-2:])
+            uv = torch.nn.functional.interpolate(uv, size=size, mode="bilinear", align_corners=False)
+            mask_probs = torch.nn.functional.interpolate(mask_probs, size=size, mode="bilinear", align_corners=False)
+            source = images
+        else:
+            source = downsample_pixels(images, uv.shape[-1])
     else:
         source = local_features
     return transfer_to_uv(source, uv, mask_probs, grid=config.uv_grid, threshold=config.mask_threshold)

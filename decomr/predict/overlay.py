@@ -113,18 +113,10 @@ def iuv_layer(prediction, index: int = 0, max_side: int | None = None) -> torch.
 
 
 def iuv_colors(iuv: torch.Tensor) -> torch.Tensor:
-    """An IUV image as colours: u red, v green, 0.4 blue on the body, black elsewhere.
+    """(3, H, W) IUV image -> (H, W, 3) colours (:func:`decomr.render.images.iuv_colors`)."""
+    from decomr.render.images import iuv_colors as colors
 
-    Args:
-        iuv: (3, H, W) IUV image.
-
-    Returns:
-        (H, W, 3) float in [0, 1] (same colours as :func:`decomr.viz.train_plots.iuv_rgb`).
-    """
-    if iuv.dim() != 3 or iuv.shape[0] != 3:
-        raise ValueError(f"iuv: expected (3, H, W), got {tuple(iuv.shape)}")
-    fg = (iuv[0] > 0.5).float()
-    return torch.stack([iuv[1] * fg, iuv[2] * fg, 0.4 * fg], dim=-1).clamp(0, 1)
+    return colors(iuv)
 
 
 def compose(image: torch.Tensor, layer: torch.Tensor, alpha: torch.Tensor, blend: float = 0.7) -> torch.Tensor:

@@ -115,7 +115,7 @@ def crop_to_image(points: torch.Tensor, center: torch.Tensor, scale: torch.Tenso
     """Normalised crop coordinates -> original image pixels: ``c + 100 s n``.
 
     Args:
-        points: (B, N, 2) normalised crop coordinates in [-1, 1] (contract convention).
+        points: (B, N, 2) normalised crop coordinates in [-1, 1] (:mod:`decomr.conventions`).
         center: (B, 2) crop centres, image pixels.
         scale: (B,) crop side / 200 px.
 

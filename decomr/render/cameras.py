@@ -1,6 +1,6 @@
 """Cameras: weak-perspective (the paper's) and pinhole, in decomr's image conventions.
 
-Conventions (see the contract):
+Conventions (:mod:`decomr.conventions`):
 
 - Camera frame: OpenCV, x right, y down, z away from the camera (metres).
 - Normalised image coordinates: x, y in [-1, 1] over the image, x right, y down; the centre of
@@ -31,6 +31,7 @@ from torch import Tensor
 
 __all__ = [
     "weak_perspective_project",
+    "fit_weak_perspective",
     "weak_perspective_vertices",
     "perspective_project",
     "perspective_vertices",
@@ -78,6 +79,44 @@ def weak_perspective_project(points: Tensor, camera: Tensor) -> Tensor:
     scale = camera[:, None, 0:1]  # (B, 1, 1)
     shift = camera[:, None, 1:3]  # (B, 1, 2)
     return scale * (points[..., :2] + shift)  # (B, N, 2)
+
+
+def fit_weak_perspective(points: Tensor, projected: Tensor, weights: Tensor | None = None) -> Tensor:
+    """The weak-perspective camera that best maps 3D points onto their 2D positions (the one fit
+    used by the synthetic data, the training targets and ``decomr render-gt``).
+
+    Minimises ``sum_i w_i |s (X_i[:2] + t) - x_i|^2`` over ``(s, t)``. It is linear in ``(s, s t)``,
+    so the optimum is closed-form with weighted means ``X_m``, ``x_m``:
+    ``s = sum w (X - X_m) . (x - x_m) / sum w |X - X_m|^2`` and ``t = x_m / s - X_m``.
+
+    Args:
+        points: (B, N, 3) camera-frame points (only x, y are used).
+        projected: (B, N, 2) their 2D positions (normalised coordinates or pixels: ``s`` follows).
+        weights: optional (B, N) non-negative weights (e.g. keypoint visibility); default all 1.
+            With all weights 0 the fit is ``[0, 0, 0]``.
+
+    Returns:
+        (B, 3) ``[s, tx, ty]`` in ``points``' dtype (computed in float64).
+
+    >>> X = torch.tensor([[[0.0, 0.0, 1.0], [1.0, 0.0, 1.0], [0.0, 2.0, 1.0]]])
+    >>> fit_weak_perspective(X, 3 * (X[..., :2] + torch.tensor([1.0, -1.0]))).round(decimals=5).tolist()
+    [[3.0, 1.0, -1.0]]
+    """
+    if points.dim() != 3 or points.shape[-1] != 3 or tuple(projected.shape) != tuple(points.shape[:2]) + (2,):
+        raise ValueError(f"points, projected: expected (B, N, 3) and (B, N, 2), got {_shape(points)}, {_shape(projected)}")
+    X = points[..., :2].double()  # (B, N, 2)
+    x = projected.double().to(X.device)
+    w = torch.ones(X.shape[:2], dtype=torch.float64, device=X.device) if weights is None else \
+        weights.double().to(X.device).clamp(min=0)
+    if tuple(w.shape) != tuple(X.shape[:2]):
+        raise ValueError(f"weights: expected shape {tuple(X.shape[:2])}, got {_shape(weights)}")
+    n = w.sum(1).clamp_min(1e-12)[:, None]  # (B, 1)
+    Xm, xm = (w[..., None] * X).sum(1) / n, (w[..., None] * x).sum(1) / n  # (B, 2)
+    dX, dx = X - Xm[:, None], x - xm[:, None]
+    s = (w * (dX * dx).sum(-1)).sum(1) / (w * dX.square().sum(-1)).sum(1).clamp_min(1e-12)  # (B,)
+    s_safe = torch.where(s.abs() > 1e-12, s, torch.ones_like(s))
+    t = torch.where((s.abs() > 1e-12)[:, None], xm / s_safe[:, None] - Xm, torch.zeros_like(Xm))  # (B, 2)
+    return torch.cat([s[:, None], t], dim=1).to(points.dtype)
 
 
 def weak_perspective_vertices(points: Tensor, camera: Tensor) -> Tensor:
@@ -209,7 +248,7 @@ def uv_to_normalized(uv: Tensor, resolution: int) -> Tensor:
     """UV coordinates of a UV map (``align_corners=True``) -> normalised image coordinates.
 
     A UV map of resolution R has pixel (i, j) centred at ``u = j / (R - 1)``, ``v = i / (R - 1)``
-    (contract); this returns the coordinates at which :func:`decomr.render.rasterize` puts that
+    (:mod:`decomr.conventions`); this returns the coordinates at which :func:`decomr.render.rasterize` puts that
     pixel centre, so UV triangles can be rasterised into an R x R map.
 
     Args:

@@ -1,7 +1,7 @@
 """Images made from fragments: IUV, masks, part labels, depth and simply shaded RGB.
 
 These are the supervision signals of CNet (Sec. 3.2): the foreground mask (Eq. 1) and the
-(u, v) coordinates of the visible surface point (Eq. 2), rendered for any UV atlas from its
+(u, v) coordinates of the visible surface point (Sec. 3.1; the target of Eq. 4), rendered for any UV atlas from its
 per-corner UVs (``atlas.corner_uv()``, (F, 3, 2)). Per-corner UVs keep faces on the atlas'
 seams right: each face interpolates its own corners, never a neighbour's.
 
@@ -65,7 +65,7 @@ def render_depth(frags: Fragments) -> Tensor:
 
 
 def render_iuv(frags: Fragments, corner_uv: Tensor) -> Tensor:
-    """IUV image of the contract: channel 0 the mask, channels 1-2 the (u, v) of the surface.
+    """IUV image (:mod:`decomr.conventions`): channel 0 the mask, channels 1-2 the (u, v) of the surface.
 
     Args:
         frags: output of :func:`rasterize`.
@@ -73,7 +73,7 @@ def render_iuv(frags: Fragments, corner_uv: Tensor) -> Tensor:
             (``atlas.corner_uv()``).
 
     Returns:
-        (B, 3, H, W) float; (u, v) = 0 on the background (Eq. 2's target).
+        (B, 3, H, W) float; (u, v) = 0 on the background (Eq. 4's target).
     """
     _check_fragments(frags)
     if not torch.is_tensor(corner_uv) or corner_uv.dim() not in (3, 4) or tuple(corner_uv.shape[-2:]) != (3, 2):
@@ -290,3 +290,21 @@ def render_body(
         if shade
         else None,
     )
+
+
+def iuv_colors(iuv: torch.Tensor) -> torch.Tensor:
+    """The one colouring of an IUV image used everywhere (figures, overlays, the predictor):
+    u red, v green, 0.4 blue on the body, black on the background.
+
+    Args:
+        iuv: (3, H, W) IUV image (mask, u, v; :mod:`decomr.conventions`).
+
+    Returns:
+        (H, W, 3) float in [0, 1], on ``iuv``'s device.
+    """
+    iuv = torch.as_tensor(iuv)
+    if iuv.dim() != 3 or iuv.shape[0] != 3:
+        raise ValueError(f"iuv: expected (3, H, W), got {tuple(iuv.shape)}")
+    x = iuv.detach().float()
+    fg = (x[0] > 0.5).float()
+    return torch.stack([x[1] * fg, x[2] * fg, 0.4 * fg], dim=-1).clamp(0, 1)

@@ -17,7 +17,7 @@ this module rasterises with a handful of vectorised tensor ops:
    the smallest face index);
 5. barycentric coordinates are computed for the winning faces only, from the exact vertices.
 
-Coordinates follow the decomr contract: ``verts[..., 0]`` and ``verts[..., 1]`` are normalised
+Coordinates follow :mod:`decomr.conventions`: ``verts[..., 0]`` and ``verts[..., 1]`` are normalised
 image coordinates in ``[-1, 1]`` (x right, y down), the centre of pixel (row i, col j) of an
 H x W image being at ``x = (2 j + 1) / W - 1``, ``y = (2 i + 1) / H - 1`` (``grid_sample`` with
 ``align_corners=False``); ``verts[..., 2]`` is the depth (larger = farther). See

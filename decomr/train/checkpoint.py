@@ -15,7 +15,6 @@ while saving leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import logging
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,20 +60,12 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temporary file next to ``path``, fsync, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    """``torch.save`` to ``path`` atomically (:func:`decomr.paths.atomic_writer`)."""
+    from decomr.paths import atomic_writer
+
+    with atomic_writer(path) as fh:
+        torch.save(obj, fh)
+    return Path(path)
 
 
 # ------------------------------------------------------------------------------------------------

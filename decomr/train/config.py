@@ -2,8 +2,8 @@
 
 :class:`TrainConfig` groups the configs of the other components (``model``: :class:`ModelConfig`,
 ``loss``: :class:`LossConfig`, ``data``: :class:`DataConfig`) with the optimisation/runtime knobs
-(``train``: :class:`OptimConfig`). Defaults are the paper's settings (Sec. 3.4, 4.1; DESIGN.md
-Sec. 4): Adam, lr 2.5e-4, batch 128, constant lr, stage 1 = CNet alone for 5 epochs, stage 2 =
+(``train``: :class:`OptimConfig`). Defaults are the paper's settings (Sec. 3.4, 4.1):
+Adam, lr 2.5e-4, batch 128, constant lr, stage 1 = CNet alone for 5 epochs, stage 2 =
 end to end for 30 epochs.
 
 Three ways to get one, all validated the same way:

@@ -71,7 +71,8 @@ def joints_for_loss(output: Any, joint_set: str) -> Any:
 def fit_weak_perspective(points: torch.Tensor, keypoints: torch.Tensor, min_scale: float = 1e-3) -> torch.Tensor:
     """Least-squares weak-perspective camera ``[s, tx, ty]`` mapping 3D points onto 2D keypoints.
 
-    Minimises ``sum_j v_j |s (X_j[:2] + t) - k_j|^2``, linear in (s, s tx, s ty).
+    Minimises ``sum_j v_j |s (X_j[:2] + t) - k_j|^2`` (:func:`decomr.render.cameras.fit_weak_perspective`
+    with the visibilities as weights), then keeps ``s >= min_scale``.
 
     Args:
         points: (B, J, 3) camera-frame points, metres.
@@ -81,22 +82,14 @@ def fit_weak_perspective(points: torch.Tensor, keypoints: torch.Tensor, min_scal
     Returns:
         (B, 3) cameras.
     """
+    from decomr.render.cameras import fit_weak_perspective as fit
+
     if points.dim() != 3 or points.shape[-1] != 3 or keypoints.shape[:2] != points.shape[:2] or keypoints.shape[-1] != 3:
         raise ValueError(f"points/keypoints: expected (B, J, 3) each, got {tuple(points.shape)} and {tuple(keypoints.shape)}")
-    b, j, _ = points.shape
-    w = keypoints[..., 2].clamp(min=0).double()  # (B, J)
-    X = points[..., :2].double()  # (B, J, 2)
-    k = keypoints[..., :2].double()
-    A = torch.zeros(b, j, 2, 3, dtype=torch.float64, device=points.device)
-    A[..., 0, 0], A[..., 1, 0] = X[..., 0], X[..., 1]
-    A[..., 0, 1] = 1.0
-    A[..., 1, 2] = 1.0
-    A = A.reshape(b, 2 * j, 3) * w.repeat_interleave(2, dim=1)[..., None]
-    y = (k * w[..., None]).reshape(b, 2 * j, 1)
-    AtA = A.transpose(1, 2) @ A + 1e-9 * torch.eye(3, dtype=torch.float64, device=points.device)
-    sol = torch.linalg.solve(AtA, A.transpose(1, 2) @ y)[..., 0]  # (B, 3) = (s, s tx, s ty)
-    s = sol[:, 0].clamp(min=min_scale)
-    return torch.stack([s, sol[:, 1] / s, sol[:, 2] / s], dim=1).to(points.dtype)
+    cam = fit(points, keypoints[..., :2], weights=keypoints[..., 2]).double()  # (B, 3)
+    s = cam[:, 0].clamp(min=min_scale)
+    t = cam[:, 1:] * (cam[:, :1] / s[:, None])  # keeps s * t (the fitted 2D offset) when s is clamped
+    return torch.cat([s[:, None], t], dim=1).to(points.dtype)
 
 
 def _official_mesh(batch: dict[str, Any], body: Any, device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor]:

@@ -2,7 +2,7 @@
 (an LNet input, Sec. 3.3) and the location-map loss weights (supplementary Sec. 3, Eq. 6).
 
 Location maps hold vertex positions in the camera frame minus the pelvis joint (``joints[:, 0]``),
-0 outside the UV mask (see the contract). Glossary: B batch, V vertices, R resolution.
+0 outside the UV mask (:mod:`decomr.conventions`). Glossary: B batch, V vertices, R resolution.
 """
 from __future__ import annotations
 

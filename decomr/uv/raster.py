@@ -1,7 +1,7 @@
 """Rasterise UV triangles onto an R x R grid (once per atlas and resolution).
 
 Pixel (row i, col j) of a UV map has its centre at ``u = j / (R - 1), v = i / (R - 1)``
-(align_corners=True, see the contract). For every pixel centre covered by a UV triangle we keep
+(align_corners=True, :mod:`decomr.conventions`). For every pixel centre covered by a UV triangle we keep
 the face index and the barycentric coordinates; the location map of a mesh is then the
 barycentric blend of the face's three vertex positions (the inverse of Eq. 3).
 

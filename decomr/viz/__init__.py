@@ -32,6 +32,7 @@ _LAZY: dict[str, str] = {
     "prediction_grid": "decomr.viz.prediction_plots",
     **{n: "decomr.viz.train_plots" for n in (
         "plot_loss_curves", "plot_predictions", "prediction_panel", "iuv_rgb", "mesh_overlay", "load_history",
+        "plot_learning_curve", "plot_probe",
     )},
     **{n: "decomr.viz.data_plots" for n in ("plot_samples", "plot_augmentation", "iuv_to_rgb", "draw_keypoints",
                                             "data_figures")},
@@ -41,6 +42,10 @@ _LAZY: dict[str, str] = {
         "consistency_correspondences", "plot_consistency", "plot_mesh_comparison", "plot_history",
     )},
     **{n: "decomr.viz.experiment_plots" for n in ("plot_table5", "plot_mesh_zoom", "ATLAS_COLORS")},
+    **{n: "decomr.viz.stress_plots" for n in ("plot_sweep", "plot_sweeps")},
+    **{n: "decomr.viz.static" for n in ("StaticFallback", "plotly_mesh_png", "figure_png")},
+    **{n: "decomr.viz.viewers" for n in ("PredictionViewers",)},
+    "UVExplorer": "decomr.viz.uv_plots",
 }
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from decomr.viz.colors import LSP_PART_COLORS, MESH_COLOR, WEIGHT_GROUP_COLORS, palette_rgb
+from decomr.viz.static import StaticFallback
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def mesh_figure(vertices, faces, **mesh_kwargs):
     return fig
 
 
-class MeshViewer:
+class MeshViewer(StaticFallback):
     """Interactive viewer built by :func:`mesh_viewer`; displays itself in a notebook.
 
     Attributes:
@@ -305,13 +306,11 @@ class MeshViewer:
         self._set_sliders(self.shape_sliders + self.pose_sliders, mean + [0.0 * c.sign for c in self.controls])
 
     # -------------------------------------------------------------------- display
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+    def snapshot(self) -> bytes:
+        """PNG picture of the current mesh (the static fallback of :mod:`decomr.viz.static`)."""
+        from decomr.viz.static import plotly_mesh_png
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+        return plotly_mesh_png(self.figure)
 
 
 def mesh_viewer(

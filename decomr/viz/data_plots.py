@@ -4,7 +4,7 @@ Works on the sample dicts of :mod:`decomr.data.synthetic` (and any dict with the
 ``image`` (3, S, S), ``iuv`` (3, R, R), ``parts`` (R, R), ``mask224`` (1, S, S),
 ``keypoints`` (24, 3) / ``lsp_keypoints`` (14, 3) in normalised crop coordinates.
 
-IUV images are shown as RGB = (u, v, 0.6 * mask) over black.
+IUV images are shown as RGB = (u, v, 0.4 * mask) over black (the one colouring).
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 
 from decomr.viz.body_plots import LSP_BONES
@@ -28,12 +29,10 @@ def _np(x) -> np.ndarray:
 
 
 def iuv_to_rgb(iuv) -> np.ndarray:
-    """(3, R, R) IUV (mask, u, v) -> (R, R, 3) RGB = (u, v, 0.6 * mask)."""
-    a = _np(iuv)
-    if a.ndim != 3 or a.shape[0] != 3:
-        raise ValueError(f"iuv: expected (3, R, R), got {a.shape}")
-    m = a[0] > 0.5
-    return np.stack([a[1] * m, a[2] * m, 0.6 * m], -1).clip(0, 1)
+    """(3, R, R) IUV (mask, u, v) -> (R, R, 3) RGB (:func:`decomr.viz.train_plots.iuv_rgb`, the one colouring)."""
+    from decomr.viz.train_plots import iuv_rgb
+
+    return iuv_rgb(torch.as_tensor(np.asarray(_np(iuv), dtype=np.float32)))
 
 
 def _to_pixels(points: np.ndarray, size: int) -> np.ndarray:

@@ -11,7 +11,7 @@
 - logged values against the step (:func:`plot_history`).
 
 Every computation is delegated to the package (``decomr.models.transfer``, ``decomr.losses``,
-``decomr.render``); this module only arranges the results. Images follow the contract's
+``decomr.render``); this module only arranges the results. Images follow :mod:`decomr.conventions`'
 conventions: normalised image coordinates in [-1, 1] (pixel centres at ``(2j + 1) / W - 1``), UV maps
 drawn with u to the right and v downwards. Glossary: B batch, C channels, H x W image, G UV grid,
 R UV-map resolution, V vertices, F faces.
@@ -26,6 +26,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+
+from decomr.viz.train_plots import iuv_rgb
 
 __all__ = [
     "feature_pca_rgb",
@@ -57,12 +59,6 @@ def _check(name: str, x: Any, dims: int, expected: str, channels: int | None = N
 def _image(image: torch.Tensor) -> np.ndarray:
     """(3, H, W) in [0, 1] -> (H, W, 3)."""
     return _np(image).transpose(1, 2, 0).clip(0, 1)
-
-
-def _iuv_rgb(iuv: torch.Tensor) -> np.ndarray:
-    from decomr.viz.train_plots import iuv_rgb
-
-    return iuv_rgb(iuv)
 
 
 def _to_pixels(xy: np.ndarray, size: int) -> np.ndarray:
@@ -229,11 +225,11 @@ def plot_cnet_outputs(batch: Mapping[str, torch.Tensor], out: Any, n: int = 4, m
         size = image.shape[-1]
         gt = batch["iuv"][i].detach().float().cpu() if "iuv" in batch else None
         pred_iuv = torch.cat([(prob[i] > 0.5).float(), out.uv[i].detach().float()], 0).cpu()
-        tiles = [_image(image), None, prob[i, 0].cpu().numpy(), None, _iuv_rgb(pred_iuv), None, None, None,
+        tiles = [_image(image), None, prob[i, 0].cpu().numpy(), None, iuv_rgb(pred_iuv), None, None, None,
                  _image(image)]
         if gt is not None:
             tiles[1] = gt[0].numpy()
-            tiles[3] = _iuv_rgb(gt)
+            tiles[3] = iuv_rgb(gt)
             err = (out.uv[i].detach().float().cpu() - gt[1:]).abs().sum(0)
             same = err.shape == gt.shape[1:]
             tiles[5] = np.ma.masked_where(gt[0].numpy() < 0.5, err.numpy()) if same else err.numpy()
@@ -304,7 +300,7 @@ def plot_pixel_to_cell(image: torch.Tensor, iuv: torch.Tensor, grid: int, pixels
     counts = torch.bincount(cells[fg].reshape(-1), minlength=grid * grid).reshape(grid, grid).float()
     fig, axes = plt.subplots(1, 3, figsize=(11.5, 3.9), gridspec_kw={"width_ratios": [1, 1, 1.2]})
     axes[0].imshow(_image(image))
-    axes[1].imshow(_iuv_rgb(iuv), interpolation="nearest")
+    axes[1].imshow(iuv_rgb(iuv), interpolation="nearest")
     shown = np.ma.masked_equal(counts.numpy(), 0)
     im = axes[2].imshow(shown, cmap="Greys", interpolation="nearest", vmin=0)
     fig.colorbar(im, ax=axes[2], fraction=0.046, pad=0.03, label="pixels per cell")
@@ -370,7 +366,7 @@ def plot_uv_transfer(images: torch.Tensor, iuvs: Mapping[str, torch.Tensor], gri
             uv_map = transfer_to_uv(pix, iuv[i : i + 1, 1:].float(), iuv[i : i + 1, :1].float(), grid=grid)[0]
             rgb = uv_map[:3].permute(1, 2, 0).numpy().clip(0, 1)
             rgb[uv_map[-1].numpy() == 0] = background
-            axes[i, 1 + 2 * k].imshow(_iuv_rgb(iuv[i]), interpolation="nearest")
+            axes[i, 1 + 2 * k].imshow(iuv_rgb(iuv[i]), interpolation="nearest")
             axes[i, 2 + 2 * k].imshow(rgb, interpolation="nearest", extent=(0, 1, 1, 0))
             _clean(axes[i, 1 + 2 * k], f"IUV, {name} UV" if i == 0 else None)
             _clean(axes[i, 2 + 2 * k], f"pixels in {name} UV ({grid}x{grid})" if i == 0 else None)
@@ -480,7 +476,7 @@ def plot_neighbour_jumps(jumps: Mapping[str, NeighbourJumps], iuvs: Mapping[str,
         j = jumps[name]
         jm = j.jump_map[index].numpy()
         if iuvs is not None and name in iuvs:
-            base = _iuv_rgb(iuvs[name][index]) * 0.6 + 0.4 * (iuvs[name][index][0].numpy()[..., None] > 0.5)
+            base = iuv_rgb(iuvs[name][index]) * 0.6 + 0.4 * (iuvs[name][index][0].numpy()[..., None] > 0.5)
         else:
             base = np.where(np.isnan(jm), 0.0, 0.6)[..., None].repeat(3, -1)
         big = np.nan_to_num(jm, nan=0.0) > k
@@ -598,7 +594,7 @@ def plot_consistency(image: torch.Tensor, gt_iuv: torch.Tensor, location_map: to
     fg = corr.mask[0].numpy()
     err_px = corr.error[0].numpy() * size / 2.0
     fig, axes = plt.subplots(1, 4, figsize=(13.5, 3.6))
-    axes[0].imshow(_iuv_rgb(gt_iuv), interpolation="nearest")
+    axes[0].imshow(iuv_rgb(gt_iuv), interpolation="nearest")
     _clean(axes[0], "GT IUV: each pixel's (u, v)")
     loc = location_map.detach().float().cpu()
     axes[1].imshow(_location_rgb(loc, uv_mask), interpolation="nearest", extent=(0, 1, 1, 0))

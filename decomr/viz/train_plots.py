@@ -211,12 +211,11 @@ def _np_image(image: torch.Tensor) -> np.ndarray:
 
 
 def iuv_rgb(iuv: torch.Tensor) -> np.ndarray:
-    """(3, H, W) IUV image (mask, u, v) -> (H, W, 3) colours: u red, v green, 0.4 blue on the body."""
-    if iuv.dim() != 3 or iuv.shape[0] != 3:
-        raise ValueError(f"iuv: expected shape (3, H, W), got {tuple(iuv.shape)}")
-    x = iuv.detach().float().cpu()
-    fg = (x[0] > 0.5).float()
-    return torch.stack([x[1] * fg, x[2] * fg, 0.4 * fg], dim=-1).clamp(0, 1).numpy()
+    """(3, H, W) IUV image (mask, u, v; tensor or array) -> (H, W, 3) numpy colours: u red, v green,
+    0.4 blue on the body (:func:`decomr.render.images.iuv_colors`, the one colouring)."""
+    from decomr.render.images import iuv_colors
+
+    return iuv_colors(torch.as_tensor(iuv)).cpu().numpy()
 
 
 def mesh_overlay(image: torch.Tensor, vertices: torch.Tensor, camera: torch.Tensor, faces: torch.Tensor,

@@ -10,7 +10,6 @@ Glossary: V vertices, F faces, T UV vertices, R resolution.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -22,8 +21,9 @@ from matplotlib.patches import Patch
 
 from decomr.uv.atlas import UVAtlas
 from decomr.uv.checks import area_log_ratio, seam_edges
-from decomr.viz.body_plots import plot_mesh, project, save_figure
+from decomr.viz.body_plots import plot_mesh, project
 from decomr.viz.colors import LSP_PART_COLORS, palette_rgb
+from decomr.viz.static import StaticFallback
 
 __all__ = [
     "SEAM_COLOR",
@@ -41,6 +41,7 @@ __all__ = [
     "plot_weight_map",
     "location_map_rgb",
     "uv_explorer",
+    "UVExplorer",
 ]
 
 SEAM_COLOR = "#D00000"
@@ -216,12 +217,12 @@ def _parts_legend(fig: Figure) -> None:
     fig.legend(handles=handles, loc="lower center", ncol=7, fontsize=8, frameon=False)
 
 
-def fig3_uv_atlases(body, continuous: UVAtlas, default: UVAtlas, name: str = "fig3_uv_atlases") -> Path:
+def fig3_uv_atlases(body, continuous: UVAtlas, default: UVAtlas) -> Figure:
     """Figure 3 counterpart: the default and continuous atlases coloured by body part, and the
     continuous map's seam on the 3D mesh (back and front views).
 
     Returns:
-        the path written (``figures/fig3_uv_atlases.png``).
+        the figure (save it with ``save_figure(fig, "fig3_uv_atlases")``).
     """
     rgb = part_face_colors(body)
     seam = seam_edges(continuous.faces_uv.numpy(), continuous.vt_to_v.numpy())
@@ -237,9 +238,7 @@ def fig3_uv_atlases(body, continuous: UVAtlas, default: UVAtlas, name: str = "fi
         plot_seam(ax, verts, _np(body.faces, np.int64), seam, view=view, colors=rgb, title=f"seam, {view}")
     _parts_legend(fig)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
-    path = save_figure(fig, name)
-    plt.close(fig)
-    return path
+    return fig
 
 
 @dataclass(frozen=True)
@@ -266,12 +265,12 @@ def distance_matrices(body, atlases: list[UVAtlas], n: int = 600, seed: int = 0,
     return DistanceMatrices(idx, a, {at.name: uv_distances(at, idx, idx, copy) for at in atlases})
 
 
-def fig4_distance_matrices(body, continuous: UVAtlas, default: UVAtlas, n: int = 600, seed: int = 0, name: str = "fig4_distance_matrices") -> Path:
+def fig4_distance_matrices(body, continuous: UVAtlas, default: UVAtlas, n: int = 600, seed: int = 0) -> Figure:
     """Figure 4 counterpart: distance matrices of the mesh surface, the default UV and the
     continuous UV on the same ``n`` vertices in the same (vertex-index) order, each scaled to [0, 1].
 
     Returns:
-        the path written (``figures/fig4_distance_matrices.png``).
+        the figure (save it with ``save_figure(fig, "fig4_distance_matrices")``).
     """
     from decomr.uv.metrics import scores_from_matrices
 
@@ -289,9 +288,7 @@ def fig4_distance_matrices(body, continuous: UVAtlas, default: UVAtlas, n: int =
         ax.set_xticks([])
         ax.set_yticks([])
     fig.colorbar(im, ax=axes, fraction=0.02, pad=0.01, label="distance / max")
-    path = save_figure(fig, name)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def location_map_rgb(loc: torch.Tensor, mask: torch.Tensor | None = None) -> np.ndarray:
@@ -304,7 +301,7 @@ def location_map_rgb(loc: torch.Tensor, mask: torch.Tensor | None = None) -> np.
     return np.clip(img, 0, 1)
 
 
-def plot_location_map(body, atlas: UVAtlas, vertices: torch.Tensor | None = None, resolution: int = 128, name: str = "location_map") -> Path:
+def plot_location_map(body, atlas: UVAtlas, vertices: torch.Tensor | None = None, resolution: int = 128) -> Figure:
     """A body's location map as an RGB image, the mesh rebuilt from it (Eq. 3) coloured by the
     round-trip error, and the error per vertex.
 
@@ -314,7 +311,7 @@ def plot_location_map(body, atlas: UVAtlas, vertices: torch.Tensor | None = None
         resolution: R.
 
     Returns:
-        the path written (``figures/location_map.png``).
+        the figure.
     """
     from decomr.uv.roundtrip import posed_bodies
     from decomr.uv.sampler import UVSampler
@@ -335,16 +332,14 @@ def plot_location_map(body, atlas: UVAtlas, vertices: torch.Tensor | None = None
     axes[1].set_title("input mesh (camera view)", fontsize=10)
     plot_mesh(axes[2], rec.numpy(), f, err, view="front", frame="camera", cmap="magma", vmin=0, vmax=np.percentile(err, 99), colorbar="error, mm")
     axes[2].set_title(f"rebuilt from the map (Eq. 3): mean {err.mean():.1f} mm", fontsize=10)
-    path = save_figure(fig, name)
-    plt.close(fig)
-    return path
+    return fig
 
 
-def plot_weight_map(body, atlas: UVAtlas, resolution: int = 128, name: str = "weight_map") -> Path:
+def plot_weight_map(body, atlas: UVAtlas, resolution: int = 128) -> Figure:
     """The location-map loss weights (supplementary Sec. 3, Eq. 6) as an image.
 
     Returns:
-        the path written (``figures/weight_map.png``).
+        the figure.
     """
     from decomr.uv.maps import weight_map
 
@@ -356,9 +351,7 @@ def plot_weight_map(body, atlas: UVAtlas, resolution: int = 128, name: str = "we
     ax.set_xlabel("u")
     ax.set_ylabel("v")
     fig.colorbar(im, ax=ax, label="weight, mean 1 over the square (1 : 2 : 5 : 25)")
-    path = save_figure(fig, name)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def uv_explorer(body, atlas: UVAtlas, max_points: int = 20000):
@@ -370,7 +363,7 @@ def uv_explorer(body, atlas: UVAtlas, max_points: int = 20000):
     the barycentric point of the 3D triangle.
 
     Returns:
-        an ``ipywidgets.VBox`` (display it in a notebook).
+        :class:`UVExplorer` (``.widget`` is the ``ipywidgets.VBox``; it displays itself).
     """
     import ipywidgets as widgets
     import plotly.graph_objects as go
@@ -445,4 +438,22 @@ def uv_explorer(body, atlas: UVAtlas, max_points: int = 20000):
     u_slider.observe(lambda ch: show_uv(ch["new"], v_slider.value), names="value")
     v_slider.observe(lambda ch: show_uv(u_slider.value, ch["new"]), names="value")
     show_vertex(0)
-    return widgets.VBox([widgets.HBox([vertex_box, u_slider, v_slider]), info, fig])
+    return UVExplorer(widgets.VBox([widgets.HBox([vertex_box, u_slider, v_slider]), info, fig]), body, atlas)
+
+
+class UVExplorer(StaticFallback):
+    """The widget of :func:`uv_explorer`, with a static picture (mesh and chart coloured by part)
+    for pages that cannot run it (:mod:`decomr.viz.static`)."""
+
+    def __init__(self, widget, body, atlas: UVAtlas) -> None:
+        self.widget, self.body, self.atlas = widget, body, atlas
+
+    def snapshot(self) -> bytes:
+        from decomr.viz.static import figure_png
+
+        fig, axes = plt.subplots(1, 2, figsize=(7.5, 4.0))
+        faces = _np(self.body.faces, np.int64)
+        plot_mesh(axes[0], self.body.template, faces, part_face_colors(self.body, faces), view="front")
+        plot_atlas(axes[1], self.atlas, title=f"{self.atlas.name} UV")
+        fig.suptitle("static picture (run the notebook to explore the correspondence)", fontsize=8)
+        return figure_png(fig)

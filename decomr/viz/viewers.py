@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from decomr.viz.colors import LSP_PART_COLORS, MESH_COLOR, WEIGHT_GROUP_COLORS, palette_rgb
+from decomr.viz.static import StaticFallback
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def crop_frame(prediction: Any, index: int = 0) -> Any:
 
 
 # ---------------------------------------------------------------------------------- mesh viewer
-class PredictionMeshViewer:
+class PredictionMeshViewer(StaticFallback):
     """3D viewer of predicted meshes; built by :func:`prediction_mesh_viewer`, displays itself.
 
     Attributes:
@@ -245,13 +246,11 @@ class PredictionMeshViewer:
         with self._output:
             display(self.figure)
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+    def snapshot(self) -> bytes:
+        """PNG picture of the current mesh (the static fallback of :mod:`decomr.viz.static`)."""
+        from decomr.viz.static import plotly_mesh_png
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+        return plotly_mesh_png(self.figure)
 
 
 def prediction_mesh_viewer(prediction: Any, body: Any = None, index: int = 0, color_by: str | None = None,
@@ -280,7 +279,7 @@ def prediction_mesh_viewer(prediction: Any, body: Any = None, index: int = 0, co
 
 
 # ---------------------------------------------------------------------------------- overlay viewer
-class IUVOverlayViewer:
+class IUVOverlayViewer(StaticFallback):
     """Image + IUV / mesh / part / mask layer with a blend slider; built by :func:`iuv_overlay_viewer`.
 
     Attributes:
@@ -374,13 +373,9 @@ class IUVOverlayViewer:
             self.index = int(self.index_menu.value)
         self.update()
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+    def snapshot(self) -> bytes:
+        """PNG of the current composite (the static fallback of :mod:`decomr.viz.static`)."""
+        return bytes(self.image.value)
 
 
 def iuv_overlay_viewer(prediction: Any, images: Any = None, index: int = 0, body: Any = None, layer: str = "IUV",
@@ -413,7 +408,7 @@ def show_prediction(prediction: Any, images: Any = None, body: Any = None, index
         height: height of the 3D view.
 
     Returns:
-        an ``ipywidgets.HBox`` with ``.overlay`` and ``.mesh`` attributes (the two viewers).
+        :class:`PredictionViewers` (``.widget``, ``.overlay``, ``.mesh``).
     """
     import ipywidgets as W
 
@@ -422,6 +417,26 @@ def show_prediction(prediction: Any, images: Any = None, body: Any = None, index
     if overlay.index_menu is not None:  # one image menu drives both viewers
         mesh.index_menu.layout.display = "none"
         overlay.index_menu.observe(lambda change: mesh.set_index(change["new"]), names="value")
-    box = W.HBox([overlay.widget, mesh.widget])
-    box.overlay, box.mesh = overlay, mesh
-    return box
+    return PredictionViewers(W.HBox([overlay.widget, mesh.widget]), overlay, mesh)
+
+
+class PredictionViewers(StaticFallback):
+    """The two viewers of :func:`show_prediction` side by side; displays itself.
+
+    Attributes:
+        widget: the ``ipywidgets.HBox``; overlay, mesh: the two viewers.
+    """
+
+    def __init__(self, widget: Any, overlay: "IUVOverlayViewer", mesh: "PredictionMeshViewer") -> None:
+        self.widget, self.overlay, self.mesh = widget, overlay, mesh
+
+    def snapshot(self) -> bytes:
+        """Both viewers' pictures side by side (the static fallback of :mod:`decomr.viz.static`)."""
+        from PIL import Image
+
+        a, b = (Image.open(io.BytesIO(v.snapshot())).convert("RGB") for v in (self.overlay, self.mesh))
+        h = max(a.height, b.height)
+        out = Image.new("RGB", (a.width + b.width, h), "white")
+        out.paste(a, (0, (h - a.height) // 2))
+        out.paste(b, (a.width, (h - b.height) // 2))
+        return _png(np.asarray(out))
