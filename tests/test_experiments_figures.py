@@ -150,3 +150,15 @@ def test_figures_8_and_9_of_one_checkpoint_from_the_command_line(checkpoints, tm
         assert (tmp_path / name).stat().st_size > 10_000 and name in out
     assert not (tmp_path / "fig7_continuity.png").exists()  # Figure 7 needs two models
     assert reproduce_main(["figures", "--checkpoint", str(tmp_path / "missing.pt")]) == 2
+
+
+def test_model_figures_write_the_failure_statistics(checkpoints, tmp_path):
+    import json
+
+    from decomr.experiments.figures import make_model_figures
+
+    _, paths = checkpoints
+    written = make_model_figures(paths["continuous"], figures_dir=tmp_path, pool=4)
+    assert [p.name for p in written] == ["fig8_qualitative.png", "fig9_failures.png", "fig9_failures.json"]
+    stats = json.loads((tmp_path / "fig9_failures.json").read_text())
+    assert stats["pool"] == 4 and stats["worst_mean"]["mpjpe"] >= stats["pool_mean"]["mpjpe"] - 1e-3

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "PerSampleErrors",
@@ -520,21 +523,28 @@ def fig9_failures(checkpoint: Any, pool: int = 64, n: int = 4, worst: int | None
 # All three from the Table 5 runs
 # ------------------------------------------------------------------------------------------------
 def make_model_figures(checkpoint: Any, figures_dir: str | Path | None = None, pool: int = 64) -> list[Path]:
-    """Figures 8 and 9 of one model (e.g. the released checkpoint): ``fig8_qualitative.png`` and
-    ``fig9_failures.png`` in ``figures_dir`` (default ``figures/``). Figure 7 compares two models:
+    """Figures 8 and 9 of one model (e.g. the released checkpoint): ``fig8_qualitative.png``,
+    ``fig9_failures.png`` and the failure statistics ``fig9_failures.json`` in ``figures_dir``
+    (default ``figures/``). Figure 7 compares two models:
     see :func:`make_figures`."""
     import matplotlib.pyplot as plt
 
     from decomr.paths import figures_dir as default_figures
     from decomr.train import load_model
 
+    from decomr.paths import atomic_write_bytes
+
     folder = Path(figures_dir) if figures_dir is not None else default_figures()
     loaded = load_model(checkpoint)
     fig = fig8_qualitative(loaded, folder=folder)
     plt.close(fig)
-    fig, _ = fig9_failures(loaded, pool=pool, folder=folder)
+    fig, analysis = fig9_failures(loaded, pool=pool, folder=folder)
     plt.close(fig)
-    return [folder / f"{n}.png" for n in ("fig8_qualitative", "fig9_failures")]
+    stats = folder / "fig9_failures.json"  # what the failures have in common, for the report
+    atomic_write_bytes(stats, (json.dumps({"checkpoint": str(loaded.path), **asdict(analysis)}, indent=2) + "\n").encode())
+    for line in analysis.lines():
+        logger.info("Figure 9: %s", line)
+    return [folder / f"{n}.png" for n in ("fig8_qualitative", "fig9_failures")] + [stats]
 
 
 def make_figures(budget: str = "cpu", seed: int = 0, out_dir: str | Path | None = None,

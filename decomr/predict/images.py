@@ -98,13 +98,11 @@ def _array_to_tensor(arr: np.ndarray, name: str, decoded: bool = False) -> torch
     arr = arr[..., :3] if arr.shape[2] == 4 else np.repeat(arr, 3, axis=2) if arr.shape[2] == 1 else arr
     if not arr.flags.writeable:
         arr = arr.copy()  # PIL's arrays are read-only; torch warns on those
-    if arr.dtype == np.uint8:
-        t = torch.from_numpy(np.ascontiguousarray(arr)).float() / 255.0
-    elif np.issubdtype(arr.dtype, np.floating):
-        t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
-    else:
-        raise ValueError(f"{name}: expected uint8 or float pixels, got dtype {arr.dtype}")
-    return t.permute(2, 0, 1).contiguous()
+    if arr.dtype == np.uint8:  # channels first while 1 byte a pixel, then one float copy scaled in place
+        return torch.from_numpy(arr).permute(2, 0, 1).contiguous().float().div_(255.0)
+    if np.issubdtype(arr.dtype, np.floating):
+        return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).permute(2, 0, 1).contiguous()
+    raise ValueError(f"{name}: expected uint8 or float pixels, got dtype {arr.dtype}")
 
 
 def _tensor_to_list(t: torch.Tensor, name: str) -> list[torch.Tensor]:
