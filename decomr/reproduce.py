@@ -20,7 +20,7 @@ from pathlib import Path
 from decomr import paths
 
 NOTEBOOK_DIR = paths.REPO_ROOT / "notebooks"
-_QUICK_LINE = re.compile(r"^QUICK\s*=\s*(True|False)\b.*$", re.MULTILINE)
+_QUICK_LINE = re.compile(r"^(QUICK\s*=\s*)(True|False)\b", re.MULTILINE)
 #: Size cap of a committed notebook with its outputs.
 MAX_NOTEBOOK_BYTES = 3 * 2**20
 #: Widget MIME types: meaningless without the kernel that made them (their pictures stay).
@@ -50,7 +50,7 @@ def set_quick(nb, quick: bool) -> None:
     """
     for cell in nb.cells:
         if cell.cell_type == "code" and _QUICK_LINE.search(cell.source):
-            cell.source = _QUICK_LINE.sub(f"QUICK = {quick}", cell.source, count=1)
+            cell.source = _QUICK_LINE.sub(rf"\g<1>{quick}", cell.source, count=1)  # the comment stays
             return
     raise ValueError("notebook has no parameters cell with a 'QUICK = True' line")
 
