@@ -306,6 +306,10 @@ class SampleParams:
     def to(self, device) -> "SampleParams":
         return _map_tensors(self, lambda t: t.to(device))
 
+    def select(self, indices) -> "SampleParams":
+        """The samples at ``indices`` (every tensor, nested ones too, indexed on its batch dim)."""
+        return _map_tensors(self, lambda t: t[indices])
+
 
 def _map_tensors(obj, fn):
     if dataclasses.is_dataclass(obj):

@@ -203,9 +203,7 @@ def stress_sweep(checkpoint: str | Path, factor: str, values: Sequence[float] | 
         per_template: dict[str, list[torch.Tensor]] = {k: [] for k in _METRICS}
         for start in range(0, num_samples, batch_size):
             idx = list(range(start, min(start + batch_size, num_samples)))
-            part = dataclasses.replace(
-                params, **{f.name: _take(getattr(params, f.name), idx) for f in dataclasses.fields(params)})
-            batch = gen.render(part)
+            batch = gen.render(params.select(idx))
             with torch.no_grad():
                 out = _float_output(model(batch["image"]))
             errs, temp = batch_errors(out, batch), template_errors(loaded.body, batch)
@@ -222,12 +220,6 @@ def stress_sweep(checkpoint: str | Path, factor: str, values: Sequence[float] | 
     return SweepResult(factor=factor, values=list(values), label=label, num_samples=num_samples, model=model_rows,
                        template=template_rows, spread=spread, measured=measured, measured_label=measured_label,
                        checkpoint=str(loaded.path))
-
-
-def _take(x: Any, idx: list[int]) -> Any:
-    if dataclasses.is_dataclass(x):
-        return dataclasses.replace(x, **{f.name: _take(getattr(x, f.name), idx) for f in dataclasses.fields(x)})
-    return x[idx]
 
 
 def write_sweep(result: SweepResult, out_dir: str | Path) -> Path:
