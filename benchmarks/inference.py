@@ -251,6 +251,12 @@ def big_photo_main(args) -> int:
         for k, repo in enumerate(repos):
             result["rows"].append(bench_big_photo(repo.resolve(), photo, Path(tmp) / f"out{k}", args.threads,
                                                   checkpoint))
+        # The process floor: the same command on a 600 x 400 photo (importing torch alone is ~0.65 GB
+        # with the CUDA build); the big photo's own cost is its peak minus this one.
+        small = make_big_photo(Path(tmp) / "small.jpg", (400, 600))
+        floor = bench_big_photo(REPO, small, Path(tmp) / "out_small", args.threads, checkpoint)
+        result["floor_600x400"] = floor
+        result["big_photo_over_floor_mib"] = round(result["rows"][-1]["peak_rss_mib"] - floor["peak_rss_mib"], 1)
     result["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -100,7 +100,7 @@ def write_prediction(out_dir: str | Path, stem: str, prediction, index: int = 0,
         out_dir: output folder (created).
         stem: file name stem.
         prediction, index: the prediction and which image.
-        image: (3, H, W) float in [0, 1], the original image (needed for ``"overlay"``).
+        image: (3, H, W) float in [0, 1] or uint8, the original image (needed for ``"overlay"``).
         atlas: the UV atlas (``uv``, ``faces_uv``) for the OBJ texture coordinates; None: none.
         outputs: a subset of :data:`OUTPUTS`.
         mesh_frame: ``"opengl"`` (y up; default) or ``"opencv"`` (the camera frame).

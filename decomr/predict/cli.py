@@ -160,7 +160,7 @@ def _run(predictor, paths: list[Path], stems: list[str], box, mask, outputs, arg
         bar.set_postfix_str("reading")
         for k in chunk:
             try:
-                images.append(as_image_list(paths[k])[0])
+                images.append(as_image_list(paths[k], keep_uint8=True)[0])  # uint8 until cropped
                 ok.append(k)
             except Exception as err:  # noqa: BLE001 - any unreadable/unusable image is reported, the rest goes on
                 failures.append((paths[k], _reason(err)))

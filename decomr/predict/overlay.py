@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from decomr.data.crop import pixels_to_normalized, uncrop_image
+from decomr.data.crop import PIXELS_PER_SCALE, pixels_to_normalized, uncrop_image
 from decomr.render import rasterize, render_shaded
 
 __all__ = ["MeshLayer", "mesh_layer", "iuv_layer", "iuv_colors", "compose", "overlay_image"]
@@ -42,6 +42,43 @@ def _check_index(prediction, index: int) -> int:
     return index % n
 
 
+def _window(x0: float, y0: float, x1: float, y1: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Integer pixel window (top, left, bottom, right) holding [x0, x1] x [y0, y1], 1 px margin,
+    clipped to an image of ``size`` = (h, w); empty (top == bottom) when it misses the image."""
+    h, w = size
+    left, top = max(0, int(x0) - 2), max(0, int(y0) - 2)
+    right, bottom = min(w, int(x1) + 3), min(h, int(y1) + 3)
+    return (top, left, max(top, bottom), max(left, right))
+
+
+def _mesh_window(prediction, i: int, vertex_colors, size: tuple[int, int]) -> tuple[MeshLayer, tuple[int, int]]:
+    """The mesh rendered only in the window its projection covers: (layer of the window, (top, left)).
+
+    Rasterising the window instead of the whole output keeps time and memory bound by the
+    person's size in pixels; the pixels are the same (the window is an integer shift).
+    """
+    h0, w0 = (int(v) for v in prediction.image_size[i])
+    h, w = size
+    pix = prediction.vertices_2d[i:i + 1].double()  # (1, V, 2) original pixels
+    if (h, w) != (h0, w0):
+        pix = (pix + 0.5) * torch.tensor([w / w0, h / h0], dtype=pix.dtype) - 0.5
+    finite = torch.isfinite(pix).all(-1)
+    if not bool(finite.any()):
+        top = left = bottom = right = 0
+    else:
+        lo, hi = pix[finite].min(0).values, pix[finite].max(0).values
+        top, left, bottom, right = _window(float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]), size)
+    wh, ww = bottom - top, right - left
+    if wh == 0 or ww == 0:  # the mesh lies outside the image
+        return MeshLayer(rgb=torch.zeros(0, 0, 3), alpha=torch.zeros(0, 0)), (0, 0)
+    pix = pix - torch.tensor([left, top], dtype=pix.dtype)
+    xy = pixels_to_normalized(pix, (wh, ww)).float()  # (1, V, 2)
+    verts = prediction.vertices[i:i + 1].float()  # (1, V, 3) camera frame, for depth and normals
+    frags = rasterize(torch.cat([xy, verts[..., 2:]], dim=-1), prediction.faces, (wh, ww))
+    rgb = render_shaded(frags, verts, prediction.faces, vertex_colors=vertex_colors)  # (1, 3, wh, ww)
+    return MeshLayer(rgb=rgb[0].permute(1, 2, 0).contiguous(), alpha=frags.mask[0].float()), (top, left)
+
+
 def mesh_layer(prediction, index: int = 0, vertex_colors: torch.Tensor | None = None,
                image_size: tuple[int, int] | None = None) -> MeshLayer:
     """Render one predicted mesh, shaded, in its original image.
@@ -56,16 +93,12 @@ def mesh_layer(prediction, index: int = 0, vertex_colors: torch.Tensor | None = 
         :class:`MeshLayer` at ``image_size``.
     """
     i = _check_index(prediction, index)
-    h0, w0 = (int(v) for v in prediction.image_size[i])
-    h, w = image_size if image_size is not None else (h0, w0)
-    pix = prediction.vertices_2d[i:i + 1].double()  # (1, V, 2) original pixels
-    if (h, w) != (h0, w0):
-        pix = (pix + 0.5) * torch.tensor([w / w0, h / h0], dtype=pix.dtype) - 0.5
-    xy = pixels_to_normalized(pix, (h, w)).float()  # (1, V, 2)
-    verts = prediction.vertices[i:i + 1].float()  # (1, V, 3) camera frame, for depth and normals
-    frags = rasterize(torch.cat([xy, verts[..., 2:]], dim=-1), prediction.faces, (h, w))
-    rgb = render_shaded(frags, verts, prediction.faces, vertex_colors=vertex_colors)  # (1, 3, H, W)
-    return MeshLayer(rgb=rgb[0].permute(1, 2, 0).contiguous(), alpha=frags.mask[0].float())
+    size = tuple(image_size) if image_size is not None else tuple(int(v) for v in prediction.image_size[i])
+    part, (top, left) = _mesh_window(prediction, i, vertex_colors, size)
+    rgb, alpha = torch.zeros(*size, 3), torch.zeros(*size)
+    rgb[top:top + part.rgb.shape[0], left:left + part.rgb.shape[1]] = part.rgb
+    alpha[top:top + part.alpha.shape[0], left:left + part.alpha.shape[1]] = part.alpha
+    return MeshLayer(rgb=rgb, alpha=alpha)
 
 
 #: Default cap on the long side of overlays and pasted-back IUV images (pixels): a 24-megapixel
@@ -109,7 +142,15 @@ def iuv_layer(prediction, index: int = 0, max_side: int | None = None) -> torch.
     i = _check_index(prediction, index)
     size = output_size(tuple(int(v) for v in prediction.image_size[i]), max_side)
     center, scale = _scaled_crop(prediction, i, size)
-    return uncrop_image(prediction.iuv[i], center, scale, size, mode="nearest")
+    out = torch.zeros(prediction.iuv.shape[1], *size, dtype=prediction.iuv.dtype)
+    half = 0.5 * PIXELS_PER_SCALE * float(scale)  # only the crop's window is pasted into (same pixels)
+    top, left, bottom, right = _window(float(center[0]) - half, float(center[1]) - half,
+                                       float(center[0]) + half, float(center[1]) + half, size)
+    if bottom > top and right > left:
+        shift = torch.tensor([left, top], dtype=torch.float64)
+        out[:, top:bottom, left:right] = uncrop_image(prediction.iuv[i], center - shift, scale,
+                                                      (bottom - top, right - left), mode="nearest")
+    return out
 
 
 def iuv_colors(iuv: torch.Tensor) -> torch.Tensor:
@@ -145,7 +186,8 @@ def overlay_image(image: torch.Tensor, prediction, index: int = 0, blend: float 
     """The predicted mesh drawn over its original image.
 
     Args:
-        image: (3, H, W) float in [0, 1], the original image.
+        image: (3, H, W) float in [0, 1] or uint8 in 0..255, the original image (uint8 is
+            resized before it becomes float: a big photo is never held as floats at full size).
         prediction, index: the prediction and which image.
         blend: mesh opacity.
         vertex_colors: see :func:`mesh_layer`.
@@ -160,9 +202,13 @@ def overlay_image(image: torch.Tensor, prediction, index: int = 0, blend: float 
     if image.dim() != 3 or image.shape[0] != 3 or tuple(image.shape[1:]) != size:
         raise ValueError(f"image: expected the original image (3, {size[0]}, {size[1]}), got {tuple(image.shape)}")
     out = output_size(size, max_side)
-    picture = image.detach().float().cpu()
+    picture = image.detach().cpu()
     if out != size:
         picture = torch.nn.functional.interpolate(picture[None], size=out, mode="bilinear", antialias=True,
-                                                  align_corners=False)[0].clamp(0, 1)
-    layer = mesh_layer(prediction, i, vertex_colors, image_size=out)
-    return compose(picture.permute(1, 2, 0), layer.rgb, layer.alpha, blend)
+                                                  align_corners=False)[0]
+    picture = picture.float().div_(255.0) if picture.dtype == torch.uint8 else picture.float().clamp(0, 1)
+    picture = picture.permute(1, 2, 0).contiguous()  # (h, w, 3)
+    layer, (top, left) = _mesh_window(prediction, i, vertex_colors, out)
+    region = picture[top:top + layer.rgb.shape[0], left:left + layer.rgb.shape[1]]
+    region.copy_(compose(region, layer.rgb, layer.alpha, blend))  # only the mesh's window changes
+    return picture

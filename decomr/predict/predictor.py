@@ -175,6 +175,38 @@ def _np(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
+def _to_float(image: torch.Tensor) -> torch.Tensor:
+    """(C, H, W) uint8 in 0..255 or float -> float32 in [0, 1]."""
+    return image.float().div_(255.0) if image.dtype == torch.uint8 else image.float()
+
+
+def crop_window(image: torch.Tensor, center: torch.Tensor, side: float,
+                margin: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """The part of ``image`` that an axis-aligned square crop of ``side`` pixels around ``center`` sees.
+
+    Args:
+        image: (C, H, W) tensor (any dtype).
+        center: (2,) crop centre (x, y), image pixels.
+        side: crop side, image pixels.
+        margin: extra pixels on each side, so that bilinear samples at the crop's border read the
+            same neighbours as in the whole image.
+
+    Returns:
+        the window (C, h, w) (a view, no copy) and the centre in the window's pixels. Cropping the
+        window at the new centre gives the same pixels as cropping the whole image.
+    """
+    h, w = image.shape[-2:]
+    c = center.double().reshape(2)
+    half = side / 2.0
+    x0 = max(0, int(np.floor(float(c[0]) - half)) - margin)
+    y0 = max(0, int(np.floor(float(c[1]) - half)) - margin)
+    x1 = min(int(w), int(np.ceil(float(c[0]) + half)) + margin + 1)
+    y1 = min(int(h), int(np.ceil(float(c[1]) + half)) + margin + 1)
+    if x1 <= x0 or y1 <= y0:  # the crop misses the image (boxes are checked before; keep one pixel)
+        x0, y0, x1, y1 = 0, 0, 1, 1
+    return image[..., y0:y1, x0:x1], c - torch.tensor([x0, y0], dtype=torch.float64)
+
+
 class Predictor:
     """A DecoMR model ready for images: cropping, batching, device handling, results in image pixels.
 
@@ -294,26 +326,35 @@ class Predictor:
             crops (B, 3, S, S) float32 on the predictor's device, center (B, 2), scale (B,),
             image_size (B, 2) int64 (H, W).
         """
-        imgs = as_image_list(images)
+        imgs = as_image_list(images, keep_uint8=True)
         center, scale = self.crop_parameters(imgs, boxes, masks, rescale)
         crops = torch.stack([self._crop_one(img, c, sc) for img, c, sc in zip(imgs, center, scale)])
         sizes = torch.tensor([[int(i.shape[-2]), int(i.shape[-1])] for i in imgs], dtype=torch.int64)
         return crops, center, scale, sizes
 
     def _crop_one(self, image: torch.Tensor, center: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-        """One (3, S, S) crop. A crop much larger than S pixels (a person filling a phone photo) is
-        taken from an antialiased downscaled copy holding ~2 source pixels per crop pixel: no
-        aliasing, and the work and memory no longer grow with the photo's resolution."""
+        """One (3, S, S) float crop of a (3, H, W) uint8 or float image.
+
+        Only the pixels the crop can see are touched: the crop's window is cut out first (still
+        uint8 for files and uint8 arrays), and a window much larger than S pixels (a person filling
+        a phone photo) is downscaled with antialiasing to ~2 source pixels per crop pixel before
+        sampling. Work and memory no longer grow with the photo's resolution.
+        """
         s = self.img_size
-        factor = 2.0 * s / float(PIXELS_PER_SCALE * scale)
+        side = PIXELS_PER_SCALE * float(scale)  # crop side in source pixels
+        image, center = crop_window(image, center, side)
+        image = image.to(self.device)
+        if image.dtype == torch.uint8 and image.device.type != "cpu":
+            image = image.float().div_(255.0)  # uint8 antialiased resizing is a CPU kernel
+        factor = 2.0 * s / side
         if factor >= 0.5:  # at most 4x more source pixels than needed: crop directly
-            return crop_image(image.to(self.device), center, scale, res=s)
+            return crop_image(_to_float(image), center, scale, res=s)
         h, w = image.shape[-2:]
         size = (max(1, round(h * factor)), max(1, round(w * factor)))
-        small = torch.nn.functional.interpolate(image[None].to(self.device), size=size, mode="bilinear",
-                                                antialias=True, align_corners=False)[0]
+        small = torch.nn.functional.interpolate(image[None], size=size, mode="bilinear", antialias=True,
+                                                align_corners=False)[0]
         f = torch.tensor([size[1] / w, size[0] / h], dtype=torch.float64)
-        return crop_image(small, (center.double() + 0.5) * f - 0.5, scale.double() * f.mean(), res=s)
+        return crop_image(_to_float(small), (center.double() + 0.5) * f - 0.5, scale.double() * f.mean(), res=s)
 
     # ---------------------------------------------------------------- prediction
     @torch.inference_mode()
