@@ -97,6 +97,23 @@ def test_oracle_reports_and_table(two_models, tmp_path):
     assert md.count("\n") == len(rows) + 3 and "| template body |" in md and "| GT location map |" in md
 
 
+def test_one_pass_over_all_rows_equals_one_evaluation_per_row(two_models, tmp_path):
+    from decomr.eval.evaluate import evaluate_oracles
+
+    link_sets = [(), ("iuv",), ("location_map",), ("iuv", "camera")]
+    together = evaluate_oracles(two_models[0], link_sets, synthetic_size=3, batch_size=2, out_dir=tmp_path)
+    for links, report in zip(link_sets, together):
+        alone = evaluate_checkpoint(two_models[0], "synthetic", batch_size=2, synthetic_size=3, oracle=list(links),
+                                    write=False)
+        assert report.oracle == list(links) and report.num_samples == alone.num_samples == 3
+        assert report.metrics.keys() == alone.metrics.keys()
+        for key, value in alone.metrics.items():
+            assert report.metrics[key] == pytest.approx(value, rel=1e-6, abs=1e-6), key
+        assert report.baseline == pytest.approx(alone.baseline)
+        assert (tmp_path / f"{report.name}.json").exists()
+    assert together[2].metrics["pve"] < together[0].metrics["pve"]  # the floor is below the untrained model
+
+
 def test_oracle_errors(two_models, tmp_path, capsys):
     from decomr.cli import main
 

@@ -51,6 +51,7 @@ __all__ = [
     "template_baseline",
     "segmentation_from_mesh",
     "evaluate_checkpoint",
+    "evaluate_oracles",
     "write_report",
     "report_markdown",
 ]
@@ -408,6 +409,48 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
         ValueError: unknown dataset.
         FileNotFoundError: the official dataset is missing (the message says where to put it).
     """
+    return _evaluate(checkpoint, dataset, [check_oracle_links(oracle)], out_dir=out_dir, batch_size=batch_size,
+                     device=device, max_samples=max_samples, root=root, synthetic_size=synthetic_size,
+                     num_workers=num_workers, progress=progress, write=write)[0]
+
+
+@torch.no_grad()
+def evaluate_oracles(checkpoint: str | Path, oracles: Sequence[Sequence[str]], *, synthetic_size: int | None = None,
+                     out_dir: str | Path | None = None, batch_size: int = 16, device: str | torch.device = "cpu",
+                     max_samples: int | None = None, num_workers: int = 0, progress: bool = False,
+                     write: bool = True) -> list[EvalReport]:
+    """:func:`evaluate_checkpoint` on the synthetic test split under several oracles in one pass.
+
+    Each batch is rendered once and run through the model once per oracle (``()`` = the model as
+    it is), so every row sees exactly the same images; the template body's errors are computed once.
+
+    Args:
+        checkpoint: ``.pt`` file or run folder.
+        oracles: link sets, e.g. ``[(), ("iuv",), ("location_map",)]``.
+        synthetic_size, out_dir, batch_size, device, max_samples, num_workers, progress, write:
+            see :func:`evaluate_checkpoint`.
+
+    Returns:
+        One :class:`EvalReport` per link set, in order.
+    """
+    return _evaluate(checkpoint, "synthetic", [check_oracle_links(o) for o in oracles], out_dir=out_dir,
+                     batch_size=batch_size, device=device, max_samples=max_samples, root=None,
+                     synthetic_size=synthetic_size, num_workers=num_workers, progress=progress, write=write)
+
+
+class _Tally:
+    """Running means and segmentation counts of one model variant over an evaluation set."""
+
+    def __init__(self) -> None:
+        self.means = _Means()
+        self.fb = SegmentationCounter(2)
+        self.parts = SegmentationCounter(7, ignore_index=255)
+
+
+def _evaluate(checkpoint: str | Path, dataset: str, link_sets: list[tuple[str, ...]], *, out_dir: str | Path | None,
+              batch_size: int, device: str | torch.device, max_samples: int | None, root: str | Path | None,
+              synthetic_size: int | None, num_workers: int, progress: bool, write: bool) -> list[EvalReport]:
+    """The evaluation loop behind :func:`evaluate_checkpoint` and :func:`evaluate_oracles`."""
     from torch.utils.data import DataLoader, Subset
     from tqdm.auto import tqdm
 
@@ -417,10 +460,10 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
 
     if dataset not in EVAL_DATASETS:
         raise ValueError(f"dataset: expected one of {EVAL_DATASETS}, got {dataset!r}")
-    links = check_oracle_links(oracle)
-    if links and dataset != "synthetic":
-        raise ValueError(f"oracle {'+'.join(links)}: needs ground-truth IUV images, cameras and meshes, which only the "
-                         f"synthetic data has (got dataset {dataset!r}); use --dataset synthetic")
+    for links in link_sets:
+        if links and dataset != "synthetic":
+            raise ValueError(f"oracle {'+'.join(links)}: needs ground-truth IUV images, cameras and meshes, which only "
+                             f"the synthetic data has (got dataset {dataset!r}); use --dataset synthetic")
     start = time.perf_counter()
     device = torch.device(device)
     loaded = load_model(checkpoint, device=device)
@@ -434,9 +477,7 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
     if max_samples is not None and max_samples < len(data):
         data = Subset(data, range(int(max_samples)))
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=num_workers)
-    means, baseline = _Means(), _Means()
-    fb = SegmentationCounter(2)
-    parts = SegmentationCounter(7, ignore_index=255)
+    tallies, baseline = [_Tally() for _ in link_sets], _Means()
     h36m_reg = None
     conventions = ["decomr"]
     if dataset.startswith("h36m") or dataset == "3dpw":
@@ -450,18 +491,11 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
         notes.append(f"the model predicts {loaded.body.name} meshes; {dataset}'s ground truth is SMPL: "
                      "per-vertex errors need a model trained with body=smpl")
 
-    n = 0
-    for batch in tqdm(loader, disable=not progress, desc=f"eval {dataset}", unit="batch"):
-        batch = to_device(batch, device)
-        out = _float_output(model(batch["image"], stage=stage,
-                                  oracle=oracle_for_batch(model, batch, links) if links else None))
-        b = batch["image"].shape[0]
-        n += b
+    def update(out: Any, batch: dict[str, Any], tally: _Tally) -> None:
+        means, fb, parts = tally.means, tally.fb, tally.parts
         if dataset == "synthetic":
             for name, values in batch_errors(out, batch).items():
                 means.add(name, values)
-            for name, values in template_errors(body, batch).items():
-                baseline.add(name, values)
             if stage == "full" and "parts" in batch:
                 gt_parts = batch["parts"].long()
                 if gt_parts.dim() == 4:
@@ -469,9 +503,9 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
                 mask, labels = segmentation_from_mesh(out.vertices, out.camera, body, tuple(gt_parts.shape[-2:]))
                 fb.update(mask.cpu(), (gt_parts > 0).long().cpu())
                 parts.update(labels.cpu(), gt_parts.cpu())
-            continue
+            return
         if stage != "full":
-            continue
+            return
         if dataset.startswith("h36m"):
             gt24 = batch["joints3d"].float()
             valid = batch["has_3d"].bool()
@@ -483,7 +517,7 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
                 means.add(f"{conv}/pa_mpjpe", _nan_where(err.pa_mpjpe.float() * _MM, valid))
         elif dataset in ("surreal", "3dpw"):
             if bodies is None or loaded.body.name != "smpl":
-                continue
+                return
             gt_verts = _gt_smpl_meshes(batch, bodies, device)
             valid = batch["has_smpl"].bool()
             if dataset == "surreal":
@@ -499,37 +533,52 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
         elif dataset == "lsp":
             _lsp_update(out, batch, data, body, fb, parts, loaded.config.model.img_size)
 
-    metrics = means.result()
-    if fb.num_images:
-        metrics.update(fb_acc=100 * fb.accuracy(), fb_f1=fb.mean_f1(),
-                       parts_acc=100 * parts.accuracy(), parts_f1=parts.mean_f1())
-        where = ("the resolution of the ground-truth part maps (the IUV size)" if dataset == "synthetic"
-                 else "the original image resolution (official protocol)")
-        notes.append(f"segmentation: the predicted mesh projected with the predicted camera, counted over the "
-                     f"whole set at {where}; F1 = mean over classes incl. background")
+    n = 0
+    for batch in tqdm(loader, disable=not progress, desc=f"eval {dataset}", unit="batch"):
+        batch = to_device(batch, device)
+        n += batch["image"].shape[0]
+        if dataset == "synthetic":
+            for name, values in template_errors(body, batch).items():
+                baseline.add(name, values)
+        for links, tally in zip(link_sets, tallies):  # the same images under every oracle
+            update(_float_output(model(batch["image"], stage=stage,
+                                       oracle=oracle_for_batch(model, batch, links) if links else None)), batch, tally)
+
     if dataset.startswith("h36m"):
         notes.append("H36M: 14 LSP joints; 'decomr' = the body model's LSP regressor on the mesh, hip-midpoint "
                      "root (official DecoMR eval.py); 'cmr-spin' = J_regressor_h36m + H36M_TO_J14, pelvis root")
     if dataset == "synthetic":
         notes.append("synthetic test split (Anny renders, decomr.data.synthetic): no paper numbers exist for it")
-    if links:
-        notes.append(f"oracle: {', '.join(ORACLE_NOTES[k] for k in links)}")
     if loaded.path.name == "best.pt":
         d = loaded.config.data
         where = (f"the validation records held out of the training sets (the last {100 * d.official_val_fraction:g}% of "
                  "each)" if d.source == "official" else f"the synthetic '{d.eval_split}' split")
         notes.append(f"checkpoint best.pt: selected during training on {where}, never on test data")
-    report = EvalReport(
-        dataset=dataset, checkpoint=str(loaded.path), num_samples=n, metrics=metrics,
-        paper=dict(PAPER_NUMBERS.get(dataset, {})), baseline=baseline.result(), notes=notes,
-        model={"body": loaded.config.body, "backbone": loaded.config.model.backbone,
-               "atlas": loaded.config.model.atlas, "lnet_input": loaded.config.model.lnet_input,
-               "img_size": loaded.config.model.img_size, "step": loaded.step, "run": loaded.config.name},
-        seconds=time.perf_counter() - start, oracle=list(links))
-    if write:
-        out_dir = Path(out_dir) if out_dir is not None else loaded.path.parent / "eval"
-        write_report(report, out_dir)
-    return report
+    seconds = (time.perf_counter() - start) / len(link_sets)  # the shared pass, split evenly
+    reports = []
+    for links, tally in zip(link_sets, tallies):
+        metrics, row_notes = tally.means.result(), list(notes)
+        fb, parts = tally.fb, tally.parts
+        if fb.num_images:
+            metrics.update(fb_acc=100 * fb.accuracy(), fb_f1=fb.mean_f1(),
+                           parts_acc=100 * parts.accuracy(), parts_f1=parts.mean_f1())
+            where = ("the resolution of the ground-truth part maps (the IUV size)" if dataset == "synthetic"
+                     else "the original image resolution (official protocol)")
+            row_notes.append(f"segmentation: the predicted mesh projected with the predicted camera, counted over the "
+                             f"whole set at {where}; F1 = mean over classes incl. background")
+        if links:
+            row_notes.append(f"oracle: {', '.join(ORACLE_NOTES[k] for k in links)}")
+        report = EvalReport(
+            dataset=dataset, checkpoint=str(loaded.path), num_samples=n, metrics=metrics,
+            paper=dict(PAPER_NUMBERS.get(dataset, {})), baseline=baseline.result(), notes=row_notes,
+            model={"body": loaded.config.body, "backbone": loaded.config.model.backbone,
+                   "atlas": loaded.config.model.atlas, "lnet_input": loaded.config.model.lnet_input,
+                   "img_size": loaded.config.model.img_size, "step": loaded.step, "run": loaded.config.name},
+            seconds=seconds, oracle=list(links))
+        if write:
+            write_report(report, Path(out_dir) if out_dir is not None else loaded.path.parent / "eval")
+        reports.append(report)
+    return reports
 
 
 #: What each oracle link replaces (report notes).

@@ -68,6 +68,9 @@ def oracle_table(checkpoint: str | Path, synthetic_size: int | None = 256, batch
                  out_dir: str | Path | None = None, progress: bool = False) -> list[OracleRow]:
     """Evaluate ``checkpoint`` with each row's links replaced by their ground truth.
 
+    One pass over the test images (:func:`decomr.eval.evaluate.evaluate_oracles`): each batch is
+    rendered once and run once per row.
+
     Args:
         checkpoint: a release, training checkpoint or run folder.
         synthetic_size: synthetic test images (the same ones for every row).
@@ -79,15 +82,13 @@ def oracle_table(checkpoint: str | Path, synthetic_size: int | None = 256, batch
     Returns:
         One :class:`OracleRow` per row, in order.
     """
-    from decomr.eval.evaluate import evaluate_checkpoint
+    from decomr.eval.evaluate import evaluate_oracles
 
-    result = []
-    for label, links in (rows or ORACLE_ROWS).items():
-        report = evaluate_checkpoint(checkpoint, "synthetic", synthetic_size=synthetic_size, batch_size=batch_size,
-                                     device=device, oracle=links or None, out_dir=out_dir,
-                                     write=out_dir is not None, progress=progress)
-        result.append(OracleRow(label=label, links=tuple(links), metrics=report.metrics, baseline=report.baseline))
-    return result
+    rows = rows or ORACLE_ROWS
+    reports = evaluate_oracles(checkpoint, list(rows.values()), synthetic_size=synthetic_size, batch_size=batch_size,
+                               device=device, out_dir=out_dir, write=out_dir is not None, progress=progress)
+    return [OracleRow(label=label, links=tuple(links), metrics=report.metrics, baseline=report.baseline)
+            for (label, links), report in zip(rows.items(), reports)]
 
 
 def oracle_markdown(rows: list[OracleRow]) -> str:
