@@ -57,7 +57,7 @@ def plot_table5(summary: Mapping[tuple[str, str], Any], metrics: Sequence[str] =
     """
     import matplotlib.pyplot as plt
 
-    from decomr.experiments.table5 import PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS
+    from decomr.eval.paper import PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS
 
     labels = {"mpjpe": "MPJPE", "pa_mpjpe": "PA-MPJPE", "pve": "per-vertex error"}
     panels = (1 if paper else 0) + len(metrics)
