@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         print("gpu_latency: no CUDA device", file=sys.stderr)
         return 2
-    from decomr.predict.loading import released_checkpoint
+    from decomr.train.checkpoint import released_checkpoint
 
     released = released_checkpoint()
     if released is not None:

@@ -183,7 +183,7 @@ def make_big_photo(path: Path, size: tuple[int, int] = (4000, 6000)) -> Path:
 
     from decomr.data.synthetic import SyntheticBatchGenerator, SyntheticConfig
 
-    person = SyntheticBatchGenerator(SyntheticConfig(image_size=224, iuv_size=56, test_size=1)).batch("test", [0])["image"]
+    person = SyntheticBatchGenerator(SyntheticConfig(image_size=224, iuv_size=56, test_size=1)).batch("test", [0]).image
     h, w = size
     rng = np.random.default_rng(0)
     photo = (rng.random((h // 50, w // 50, 3)) * 255).astype(np.uint8)

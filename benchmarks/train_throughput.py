@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import json
 import platform
 import statistics
@@ -46,6 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from decomr.body import load as load_body  # noqa: E402
+from decomr.data.batch import Batch  # noqa: E402
 from decomr.models import DecoMR  # noqa: E402
 from decomr.train.config import TrainConfig, apply_overrides, load_config  # noqa: E402
 from decomr.train.loop import amp_dtype_for, train_step  # noqa: E402
@@ -99,10 +99,10 @@ def reset_peak(device: torch.device) -> None:
         torch.cuda.reset_peak_memory_stats(device)
 
 
-def render_batch(config: TrainConfig, body, atlas, device: torch.device, batch: int) -> dict:
+def render_batch(config: TrainConfig, body, atlas, device: torch.device, batch: int) -> Batch:
     from decomr.data.synthetic import SyntheticBatchGenerator
 
-    gen = SyntheticBatchGenerator(config.data.synthetic, device, body=body, atlases={atlas.name: atlas})
+    gen = SyntheticBatchGenerator(config.synthetic, device, body=body, atlases={atlas.name: atlas})
     return gen.batch("train", range(batch))
 
 
@@ -118,7 +118,7 @@ def bench_decomr(name: str, batch: int, compile_: bool, device: torch.device, st
     wmap = weight_map(body, atlas, config.model.map_size).to(device)
     data = render_batch(config, body, atlas, device, batch)
     if channels_last:
-        data["image"] = data["image"].contiguous(memory_format=torch.channels_last)
+        data.image = data.image.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-5)
     amp = amp_dtype_for(config.train, device)
     net = torch.compile(model) if compile_ else model
@@ -162,17 +162,17 @@ def bench_resnet50(batch: int, img_size: int, compile_: bool, device: torch.devi
 
 def bench_data(name: str, batch: int, device: torch.device, body, atlases: dict, num_workers: int, steps: int) -> dict:
     """Parameter drawing (CPU), rendering (device) and the whole gpu pipeline, in images/s."""
-    from decomr.data.augment import AugmentConfig, sample_augment_params
+    from decomr.data.augment import sample_augment_params
     from decomr.data.synthetic import SyntheticBatchGenerator
     from decomr.train.data import build_train_source
 
     config = model_config(name)
     atlas = atlases.setdefault(config.model.atlas, load_atlas(body, config.model.atlas))
-    gen = SyntheticBatchGenerator(config.data.synthetic, device, body=body, atlases={atlas.name: atlas})
+    gen = SyntheticBatchGenerator(config.synthetic, device, body=body, atlases={atlas.name: atlas})
     t = time.perf_counter()
     params = gen.params("train", range(batch))
     param_s = (time.perf_counter() - t) / batch
-    aug = sample_augment_params(dataclasses.replace(AugmentConfig(), crop_size=config.model.img_size), batch)
+    aug = sample_augment_params(config.augmentation, batch)
     times = timed(lambda: gen.render(params, aug), steps, 1, device)
     render = summary(times, batch)
     cfg = apply_overrides(config, ["train.pipeline=gpu", f"train.batch_size={batch}", f"train.num_workers={num_workers}"])

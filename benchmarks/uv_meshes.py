@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from decomr.body import load  # noqa: E402
 from decomr.body.anny_body import anny_topology_file  # noqa: E402
 from decomr.export.mesh import write_obj  # noqa: E402
-from decomr.uv.cli import build_uv_for_mesh  # noqa: E402
+from decomr.cli.uv import build_uv_for_mesh  # noqa: E402
 
 
 def main() -> int:

@@ -24,6 +24,7 @@ from decomr.data.augment import (
     sample_augment_params,
     warp_images,
 )
+from decomr.data.batch import Batch
 from decomr.data.synthetic import SyntheticBatchGenerator, SyntheticConfig
 from tests.helpers import assert_close
 
@@ -194,22 +195,22 @@ def test_flip_twice_is_identity(sym_batch, sym_gen, anny_body):
     p = _params((True, False, True, True), (0.0,) * 4, (1.0,) * 4)
     twice = augment_batch(augment_batch(sym_batch, p, anny_body, mirrors), p, anny_body, mirrors)
     for k, v in sym_batch.items():
-        assert_close(twice[k].float(), v.float(), atol=1e-5, msg=k)
+        assert_close(getattr(twice, k).float(), v.float(), atol=1e-5, msg=k)
     once = augment_batch(sym_batch, p, anny_body, mirrors)
-    assert not torch.equal(once["image"][0], sym_batch["image"][0])
-    assert torch.equal(once["image"][1], sym_batch["image"][1])
+    assert not torch.equal(once.image[0], sym_batch.image[0])
+    assert torch.equal(once.image[1], sym_batch.image[1])
 
 
-def _compare_to_mirrored_render(image_space: dict, rendered: dict, uv_tol: float):
-    m0, m1 = image_space["iuv"][:, 0] > 0.5, rendered["iuv"][:, 0] > 0.5
+def _compare_to_mirrored_render(image_space: Batch, rendered: Batch, uv_tol: float):
+    m0, m1 = image_space.iuv[:, 0] > 0.5, rendered.iuv[:, 0] > 0.5
     assert float((m0 == m1).float().mean()) > 0.995
     both = m0 & m1
-    d = (image_space["iuv"][:, 1:] - rendered["iuv"][:, 1:]).abs().amax(1)[both]
+    d = (image_space.iuv[:, 1:] - rendered.iuv[:, 1:]).abs().amax(1)[both]
     assert float((d < uv_tol).float().mean()) > 0.99, d.quantile(torch.tensor([0.5, 0.99])).tolist()
-    assert float((image_space["parts"] == rendered["parts"]).float().mean()) > 0.995
+    assert float((image_space.parts == rendered.parts).float().mean()) > 0.995
     for k in ("keypoints", "lsp_keypoints", "joints3d", "lsp_joints3d", "vertices", "camera", "pose"):
-        assert_close(image_space[k], rendered[k], atol=1e-4, msg=k)
-    assert_close(axis_angle_to_matrix(image_space["global_orient"]), axis_angle_to_matrix(rendered["global_orient"]),
+        assert_close(getattr(image_space, k), getattr(rendered, k), atol=1e-4, msg=k)
+    assert_close(axis_angle_to_matrix(image_space.global_orient), axis_angle_to_matrix(rendered.global_orient),
                  atol=1e-5)
 
 
@@ -257,36 +258,36 @@ def test_rotated_keypoints_land_on_rotated_joints(sym_gen, sym_batch, anny_body)
     rendered = sym_gen.batch("train", [0, 1, 2, 3], augment=p)  # exact, in 3D before rendering
     image_space = augment_batch(sym_batch, p, anny_body, {"iuv": UVMirror.symmetric_map()})
     # keypoints: the 2D map of the un-augmented keypoints == the projection of the rotated joints
-    assert_close(image_space["keypoints"], rendered["keypoints"], atol=1e-4)
-    assert_close(image_space["lsp_keypoints"], rendered["lsp_keypoints"], atol=1e-4)
+    assert_close(image_space.keypoints, rendered.keypoints, atol=1e-4)
+    assert_close(image_space.lsp_keypoints, rendered.lsp_keypoints, atol=1e-4)
     for k in ("joints3d", "lsp_joints3d", "vertices"):
-        assert_close(image_space[k], rendered[k], atol=1e-5, msg=k)
-    assert_close(augment_weak_camera(sym_batch["camera"], p), rendered["camera"], atol=1e-4)
-    assert_close(image_space["scale"], rendered["scale"], atol=1e-4)
+        assert_close(getattr(image_space, k), getattr(rendered, k), atol=1e-5, msg=k)
+    assert_close(augment_weak_camera(sym_batch.camera, p), rendered.camera, atol=1e-4)
+    assert_close(image_space.scale, rendered.scale, atol=1e-4)
     # the resampled mask overlaps the re-rendered one (nearest resampling at 64 px)
     for b in range(4):
-        a, r = image_space["mask224"][b, 0], rendered["mask224"][b, 0]
+        a, r = image_space.mask[b, 0], rendered.mask[b, 0]
         assert float((a * r).sum() / ((a + r) > 0).sum()) > 0.85
-        a, r = image_space["iuv"][b, 0], rendered["iuv"][b, 0]
+        a, r = image_space.iuv[b, 0], rendered.iuv[b, 0]
         assert float((a * r).sum() / ((a + r) > 0).sum()) > 0.85
 
 
 def test_color_scale_only_touches_the_image(sym_batch, anny_body):
     p = _params((False,) * 4, (0.0,) * 4, (1.0,) * 4, color=[[0.6, 1.0, 1.4]] * 4)
     out = augment_batch(sym_batch, p, anny_body)
-    assert_close(out["image"], (sym_batch["image"] * torch.tensor([0.6, 1.0, 1.4])[:, None, None]).clamp(0, 1), atol=1e-6)
+    assert_close(out.image, (sym_batch.image * torch.tensor([0.6, 1.0, 1.4])[:, None, None]).clamp(0, 1), atol=1e-6)
     for k, v in sym_batch.items():
         if k != "image":
-            assert torch.equal(out[k], v), k
+            assert torch.equal(getattr(out, k), v), k
 
 
 def test_flip_permutations_swap_sides(sym_batch, anny_body):
     p = _params((True,) * 4, (0.0,) * 4, (1.0,) * 4)
     out = augment_batch(sym_batch, p, anny_body, {"iuv": UVMirror.symmetric_map()})
-    assert_close(out["keypoints"][:, :, 0], -sym_batch["keypoints"][:, list(SMPL_FLIP_PERM), 0], atol=1e-6)
-    assert_close(out["lsp_joints3d"][..., 0], -sym_batch["lsp_joints3d"][:, list(LSP_FLIP_PERM), 0], atol=1e-6)
-    assert set(out["parts"].unique().tolist()) == set(sym_batch["parts"].unique().tolist())
-    assert (out["parts"] == 3).sum() == (sym_batch["parts"] == 4).sum()  # left arm <-> right arm
+    assert_close(out.keypoints[:, :, 0], -sym_batch.keypoints[:, list(SMPL_FLIP_PERM), 0], atol=1e-6)
+    assert_close(out.lsp_joints3d[..., 0], -sym_batch.lsp_joints3d[:, list(LSP_FLIP_PERM), 0], atol=1e-6)
+    assert set(out.parts.unique().tolist()) == set(sym_batch.parts.unique().tolist())
+    assert (out.parts == 3).sum() == (sym_batch.parts == 4).sum()  # left arm <-> right arm
 
 
 def test_bad_inputs(sym_batch, anny_body):
@@ -294,7 +295,7 @@ def test_bad_inputs(sym_batch, anny_body):
     with pytest.raises(ValueError, match="uv_mirrors"):
         augment_batch(sym_batch, p, anny_body)
     with pytest.raises(ValueError, match="body"):
-        augment_batch({"vertices": sym_batch["vertices"]}, p)
+        augment_batch({"vertices": sym_batch.vertices}, p)
     with pytest.raises(ValueError, match="points"):
         augment_points_2d(torch.zeros(4, 5), p)
     with pytest.raises(ValueError, match="points"):

@@ -12,8 +12,8 @@ from decomr.data.cache import (
     CachedSyntheticDataset,
     cache_status,
     render_cache,
-    render_synthetic_main,
 )
+from decomr.cli.render_synthetic import render_synthetic_main
 from decomr.data.synthetic import SyntheticConfig, SyntheticDataset
 from tests.helpers import assert_close
 
@@ -61,6 +61,28 @@ def test_rendering_resumes_where_it_stopped(cache, tmp_path):
     render_cache(SMALL, "train", copy, workers=1, progress=False)  # renders chunk 1 only
     assert cache_status(copy) == (10, 10)
     assert np.array_equal(np.load(copy / "vertices.npy"), np.load(cache / "vertices.npy"))
+
+
+def test_a_cache_written_with_the_old_mask224_name_still_loads_and_resumes(cache, tmp_path):
+    import shutil
+
+    from decomr.data.batch import Batch
+
+    old = tmp_path / "train"
+    shutil.copytree(cache, old)
+    (old / "mask.npy").rename(old / "mask224.npy")  # the full-resolution mask's name before the rename
+    meta = json.loads((old / "meta.json").read_text())
+    meta["layout"] = {("mask224" if k == "mask" else k): v for k, v in meta["layout"].items()}
+    meta["done"] = [0, 2]
+    (old / "meta.json").write_text(json.dumps(meta))
+    masks = np.load(old / "mask224.npy", mmap_mode="r+")
+    masks[4:8] = 0
+    masks.flush()
+    render_cache(SMALL, "train", old, workers=1, progress=False)  # resumes into mask224.npy
+    assert np.array_equal(np.load(old / "mask224.npy"), np.load(cache / "mask.npy"))
+    a, b = CachedSyntheticDataset(old)[5], CachedSyntheticDataset(cache)[5]
+    assert "mask224" not in a and torch.equal(a["mask"], b["mask"]) and a["mask"].dtype == torch.float32
+    assert Batch.collate([a, b]).mask.shape == (2, 1, 32, 32)
 
 
 def test_a_folder_of_another_dataset_is_refused(cache, tmp_path):

@@ -13,6 +13,7 @@ import torch
 from decomr.data import crop
 from decomr.data.appearance import REGION_NAMES, body_regions
 from decomr.data.augment import AugmentParams
+from decomr.data.batch import Batch
 from decomr.data.backgrounds import (
     BACKGROUND_KINDS,
     hash_uniform,
@@ -38,7 +39,7 @@ from tests.helpers import assert_close
 SMALL = SyntheticConfig(image_size=64, iuv_size=32, atlas="default", train_size=50, val_size=10, test_size=10)
 
 KEYS = {
-    "image", "iuv", "parts", "mask224", "keypoints", "lsp_keypoints", "joints3d", "lsp_joints3d", "vertices",
+    "image", "iuv", "parts", "mask", "keypoints", "lsp_keypoints", "joints3d", "lsp_joints3d", "vertices",
     "has_3d", "has_mesh", "shape", "pose", "global_orient", "center", "scale", "camera", "index",
 }
 
@@ -86,28 +87,28 @@ def test_seeds_are_disjoint_across_splits():
 # ------------------------------------------------------------------------------ samples
 def test_sample_keys_shapes_dtypes(batch, anny_body):
     V = anny_body.num_vertices
-    assert set(batch) == KEYS
+    assert set(batch.to_dict()) == KEYS
     shapes = {
-        "image": (4, 3, 64, 64), "iuv": (4, 3, 32, 32), "parts": (4, 32, 32), "mask224": (4, 1, 64, 64),
+        "image": (4, 3, 64, 64), "iuv": (4, 3, 32, 32), "parts": (4, 32, 32), "mask": (4, 1, 64, 64),
         "keypoints": (4, 24, 3), "lsp_keypoints": (4, 14, 3), "joints3d": (4, 24, 3), "lsp_joints3d": (4, 14, 3),
         "vertices": (4, V, 3), "has_3d": (4,), "has_mesh": (4,), "shape": (4, anny_body.shape_dim),
         "pose": (4, anny_body.pose_dim, 3), "global_orient": (4, 3), "center": (4, 2), "scale": (4,),
         "camera": (4, 3), "index": (4,),
     }
     for k, s in shapes.items():
-        assert tuple(batch[k].shape) == s, k
-    assert batch["parts"].dtype == torch.int64 and batch["index"].dtype == torch.int64
-    assert batch["has_3d"].dtype == torch.bool and bool(batch["has_3d"].all() and batch["has_mesh"].all())
-    assert batch["image"].dtype == torch.float32 and 0 <= float(batch["image"].min()) and float(batch["image"].max()) <= 1
-    assert batch["index"].tolist() == [0, 1, 2, 3]
-    iuv = batch["iuv"]
+        assert tuple(getattr(batch, k).shape) == s, k
+    assert batch.parts.dtype == torch.int64 and batch.index.dtype == torch.int64
+    assert batch.has_3d.dtype == torch.bool and bool(batch.has_3d.all() and batch.has_mesh.all())
+    assert batch.image.dtype == torch.float32 and 0 <= float(batch.image.min()) and float(batch.image.max()) <= 1
+    assert batch.index.tolist() == [0, 1, 2, 3]
+    iuv = batch.iuv
     assert set(iuv[:, 0].unique().tolist()) <= {0.0, 1.0}
     assert float(iuv[:, 1:].min()) >= 0 and float(iuv[:, 1:].max()) <= 1
     assert bool((iuv[:, 1:] * (1 - iuv[:, :1]) == 0).all())  # uv = 0 on the background
-    assert bool(((batch["parts"] > 0) == (iuv[:, 0] > 0.5)).all())  # same fragments
-    assert set(batch["parts"].unique().tolist()) <= set(range(7))
+    assert bool(((batch.parts > 0) == (iuv[:, 0] > 0.5)).all())  # same fragments
+    assert set(batch.parts.unique().tolist()) <= set(range(7))
     for b in range(4):  # a person is present and fairly large in every crop
-        assert 0.08 < float(batch["mask224"][b].mean()) < 0.7
+        assert 0.08 < float(batch.mask[b].mean()) < 0.7
 
 
 def test_both_atlases(anny_body):
@@ -117,7 +118,7 @@ def test_both_atlases(anny_body):
     cfg = SyntheticConfig(image_size=32, iuv_size=16, atlas="both", train_size=4)
     g = SyntheticBatchGenerator(cfg, body=anny_body, atlases={"continuous": default, "default": default})
     b = g.batch("train", [0])
-    assert b["iuv"].shape == b["iuv_default"].shape == (1, 3, 16, 16)
+    assert b.iuv.shape == b.iuv_default.shape == (1, 3, 16, 16)
 
 
 def test_deterministic_and_batch_independent(gen, batch):
@@ -125,9 +126,9 @@ def test_deterministic_and_batch_independent(gen, batch):
     for k in KEYS:
         # float noise of the batched barycentrics (~1e-5) times the sharpest colour edge (the
         # front print against the shirt, up to 1) bounds the image difference
-        assert_close(again[k].float(), batch[k][2:3].float(), atol=1e-4 if k == "image" else 1e-5, msg=k)
+        assert_close(getattr(again, k).float(), getattr(batch, k)[2:3].float(), atol=1e-4 if k == "image" else 1e-5, msg=k)
     other = gen.batch("val", [2])
-    assert not torch.equal(other["shape"], batch["shape"][2:3])
+    assert not torch.equal(other.shape, batch.shape[2:3])
 
 
 def test_dataset_equals_batch_generator(gen, anny_body):
@@ -138,18 +139,18 @@ def test_dataset_equals_batch_generator(gen, anny_body):
         s = ds[i]
         assert set(s) == KEYS
         for k in KEYS:
-            if k in ("image", "iuv", "mask224", "parts"):  # rendering: allow a few edge pixels
-                diff = (s[k].float() - rows[k][j].float()).abs()
+            if k in ("image", "iuv", "mask", "parts"):  # rendering: allow a few edge pixels
+                diff = (s[k].float() - getattr(rows, k)[j].float()).abs()
                 assert float((diff > 1e-3).float().mean()) < 0.01, k
             else:
-                assert_close(s[k].float(), rows[k][j].float(), atol=1e-4, msg=k)
+                assert_close(s[k].float(), getattr(rows, k)[j].float(), atol=1e-4, msg=k)
     with pytest.raises(IndexError):
         ds[6]
     with pytest.raises(ValueError, match="length"):
         SyntheticDataset("val", length=11, config=SMALL)
-    loader = torch.utils.data.DataLoader(ds, batch_size=2)
+    loader = torch.utils.data.DataLoader(ds, batch_size=2, collate_fn=Batch.collate)
     first = next(iter(loader))
-    assert first["image"].shape == (2, 3, 64, 64)
+    assert isinstance(first, Batch) and first.image.shape == (2, 3, 64, 64)
 
 
 def test_dataset_augmentation_is_drawn_per_epoch(gen, anny_body):
@@ -159,7 +160,7 @@ def test_dataset_augmentation_is_drawn_per_epoch(gen, anny_body):
     a, b = ds[1], ds[1]
     assert torch.equal(a["keypoints"], b["keypoints"])
     ref = gen.batch("train", [1], augment=ds.augment_params(1))
-    assert_close(a["keypoints"], ref["keypoints"][0], atol=1e-5)
+    assert_close(a["keypoints"], ref.keypoints[0], atol=1e-5)
     draws = set()
     for epoch in range(4):
         ds.set_epoch(epoch)
@@ -174,7 +175,7 @@ def test_param_dataset_renders_the_same_samples(gen, batch, anny_body):
     loader = torch.utils.data.DataLoader(ds, batch_size=4, collate_fn=collate_params)
     rendered = gen.render(next(iter(loader)))
     for k in KEYS:
-        assert_close(rendered[k].float(), batch[k].float(), atol=1e-5, msg=k)
+        assert_close(getattr(rendered, k).float(), getattr(batch, k).float(), atol=1e-5, msg=k)
     with pytest.raises(ValueError, match="items"):
         collate_params([])
 
@@ -204,24 +205,24 @@ def _virtual_points(gen, params, points_pc):
 def test_joints_and_keypoints_follow_the_official_crop(gen, batch, anny_body):
     params = gen.params("train", [0, 1, 2, 3])
     # 3D: joints are the body's regressed joints of the vertices, centred on the pelvis (joint 0).
-    j, lsp = anny_body.regress_joints(batch["vertices"])
-    assert_close(batch["joints3d"], j, atol=1e-5)
-    assert_close(batch["lsp_joints3d"], lsp, atol=1e-5)
-    assert_close(batch["joints3d"][:, 0], torch.zeros(4, 3), atol=1e-6)
+    j, lsp = anny_body.regress_joints(batch.vertices)
+    assert_close(batch.joints3d, j, atol=1e-5)
+    assert_close(batch.lsp_joints3d, lsp, atol=1e-5)
+    assert_close(batch.joints3d[:, 0], torch.zeros(4, 3), atol=1e-6)
     # 2D: keypoints = the crop module's transform of the joints projected in the virtual image.
-    pix, _ = _virtual_points(gen, params, batch["joints3d"])
+    pix, _ = _virtual_points(gen, params, batch.joints3d)
     for b in range(4):
-        crop_px = crop.transform_points(pix[b], batch["center"][b].double(), batch["scale"][b].double(), 64)
+        crop_px = crop.transform_points(pix[b], batch.center[b].double(), batch.scale[b].double(), 64)
         expected = crop.pixels_to_normalized(crop_px, 64)
-        assert_close(batch["keypoints"][b, :, :2], expected, atol=2e-4)
+        assert_close(batch.keypoints[b, :, :2], expected, atol=2e-4)
         inside = (expected.abs() <= 1).all(-1).float()
-        assert_close(batch["keypoints"][b, :, 2], inside)
+        assert_close(batch.keypoints[b, :, 2], inside)
     # The crop box: 1.2 x the vertices' box (before jitter), person centred up to the jitter.
-    vpix, _ = _virtual_points(gen, params, batch["vertices"])
+    vpix, _ = _virtual_points(gen, params, batch.vertices)
     box = torch.cat([vpix.min(1).values, vpix.max(1).values], -1)
     cs = crop.bbox_to_center_scale(box, SMALL.bbox_rescale)
-    assert_close(batch["scale"].double(), cs.scale * params.scale_jitter.double(), rtol=1e-5)
-    shift = (batch["center"].double() - cs.center) / (200 * batch["scale"].double())[:, None]
+    assert_close(batch.scale.double(), cs.scale * params.scale_jitter.double(), rtol=1e-5)
+    shift = (batch.center.double() - cs.center) / (200 * batch.scale.double())[:, None]
     assert_close(shift, params.center_jitter.double(), atol=1e-5)
 
 
@@ -237,18 +238,18 @@ def test_render_equals_crop_of_virtual_image(anny_body):
     b0 = g.batch("train", [0, 1])
     b1 = g.batch("train", [0, 1], augment=aug)
     params = g.params("train", [0, 1])
-    _, X = _virtual_points(g, params, b0["vertices"])
+    _, X = _virtual_points(g, params, b0.vertices)
     f = params.focal[:, None].expand(2, 2) * 2 / torch.tensor([400.0, 300.0])
     full = rasterize(PerspectiveCamera(f, torch.zeros(2, 2)).vertices(X.float()), anny_body.faces, (300, 400),
                      perspective_correct=True).mask.float()
     for b in range(2):
-        for mask, kw in ((b0["mask224"][b, 0], {}),
-                         (b1["mask224"][b, 0], dict(rot=float(aug.rot[b]), flip=bool(aug.flip[b])))):
-            scale = b0["scale"][b] * (aug.scale[b] if kw else 1.0)
-            cropped = crop.crop_image(full[b][None], b0["center"][b], scale, 96, mode="nearest", **kw)[0]
+        for mask, kw in ((b0.mask[b, 0], {}),
+                         (b1.mask[b, 0], dict(rot=float(aug.rot[b]), flip=bool(aug.flip[b])))):
+            scale = b0.scale[b] * (aug.scale[b] if kw else 1.0)
+            cropped = crop.crop_image(full[b][None], b0.center[b], scale, 96, mode="nearest", **kw)[0]
             iou = float((cropped * mask).sum() / ((cropped + mask) > 0).sum())
             assert iou > 0.93, (b, kw, iou)
-        assert_close(b1["scale"][b], b0["scale"][b] * aug.scale[b], rtol=1e-6)
+        assert_close(b1.scale[b], b0.scale[b] * aug.scale[b], rtol=1e-6)
 
 
 def test_weak_perspective_fit_matches_lstsq():
@@ -269,8 +270,8 @@ def test_weak_perspective_fit_matches_lstsq():
 def test_camera_fits_the_projection(batch):
     from decomr.render import weak_perspective_project
 
-    proj = weak_perspective_project(batch["joints3d"], batch["camera"])
-    err = (proj - batch["keypoints"][..., :2]).norm(dim=-1)
+    proj = weak_perspective_project(batch.joints3d, batch.camera)
+    err = (proj - batch.keypoints[..., :2]).norm(dim=-1)
     assert float(err.median()) < 0.05  # weak perspective of a person 3.5-8 m away
 
 
@@ -334,7 +335,7 @@ def test_front_and_back_views_differ_by_the_print(anny_body):
     params = gen.params("test", [1]).appearance
     colour = params.print_color[0]
     def share(batch):  # foreground pixels whose chromaticity matches the print's
-        img, fg = batch["image"][0], batch["mask224"][0, 0] > 0.5
+        img, fg = batch.image[0], batch.mask[0, 0] > 0.5
         chroma = img / img.sum(0, keepdim=True).clamp_min(1e-6)
         ref = colour / colour.sum().clamp_min(1e-6)
         close = (chroma - ref[:, None, None]).abs().sum(0) < 0.04

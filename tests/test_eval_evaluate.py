@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from decomr.data.batch import Batch
 from decomr.data.fixtures import write_official_fixture
 from decomr.eval.evaluate import (EVAL_DATASETS, PAPER_NUMBERS, EvalReport, batch_errors, evaluate_checkpoint,
                                   report_markdown, segmentation_from_mesh, template_baseline, template_errors,
@@ -44,8 +45,8 @@ def test_batch_errors_match_naive_references():
     logits[:, :, :3] = 1.0  # predicted: top three rows
     uv = torch.full((b, 2, 4, 4), 0.7)
     out = SimpleNamespace(mask_logits=logits, uv=uv, vertices=pred_v, lsp_joints=pred_lsp)
-    batch = {"iuv": gt_iuv, "lsp_joints3d": gt_lsp, "vertices": gt_v,
-             "has_3d": torch.tensor([True, True, False]), "has_mesh": torch.ones(b, dtype=torch.bool)}
+    batch = Batch(image=torch.zeros(b, 3, 4, 4), iuv=gt_iuv, lsp_joints3d=gt_lsp, vertices=gt_v,
+                  has_3d=torch.tensor([True, True, False]), has_mesh=torch.ones(b, dtype=torch.bool))
     res = batch_errors(out, batch)
     assert torch.allclose(res["mask_iou"], torch.full((b,), 8 / 12))
     assert torch.allclose(res["mask_acc"], torch.full((b,), 12 / 16))
@@ -91,12 +92,12 @@ def test_template_errors_match_a_direct_computation(anny_body, tmp_path):
 
     config = tiny_config(tmp_path)
     data = build_test_dataset(config, anny_body, load_atlas(anny_body, "continuous"))
-    batch = torch.utils.data.default_collate([data[i] for i in range(2)])
+    batch = Batch.collate([data[i] for i in range(2)])
     res = template_errors(anny_body, batch)
     out = anny_body(global_orient=torch.tensor([CAMERA_FACING_ORIENT]))
     verts = out.vertices - out.joints[:, :1]
     lsp = anny_body.regress_joints(verts)[1].expand(2, -1, -1)
-    assert torch.allclose(res["mpjpe"], _naive_mpjpe(lsp, batch["lsp_joints3d"]) * 1000, rtol=1e-4)
+    assert torch.allclose(res["mpjpe"], _naive_mpjpe(lsp, batch.lsp_joints3d) * 1000, rtol=1e-4)
     assert (res["pa_mpjpe"] < res["mpjpe"] + 1e-3).all() and (res["pa_mpjpe"] > 10).all()
     means = template_baseline(anny_body, data, max_samples=2)
     assert means["mpjpe"] == pytest.approx(float(res["mpjpe"].mean()), rel=1e-5)
@@ -107,11 +108,11 @@ def test_oracle_mesh_projection_reproduces_the_synthetic_segmentation(anny_body,
     """The GT mesh, projected with the GT weak-perspective camera, gives the GT part labels."""
     config = tiny_config(tmp_path)
     data = build_test_dataset(config, anny_body, load_atlas(anny_body, "continuous"))
-    batch = torch.utils.data.default_collate([data[i] for i in range(2)])
-    mask, parts = segmentation_from_mesh(batch["vertices"], batch["camera"], anny_body, 16)
+    batch = Batch.collate([data[i] for i in range(2)])
+    mask, parts = segmentation_from_mesh(batch.vertices, batch.camera, anny_body, 16)
     assert mask.shape == parts.shape == (2, 16, 16) and parts.max() <= 6
-    agree_fg = (mask == (batch["parts"] > 0).long()).float().mean()
-    agree_parts = (parts == batch["parts"]).float().mean()
+    agree_fg = (mask == (batch.parts > 0).long()).float().mean()
+    agree_parts = (parts == batch.parts).float().mean()
     assert agree_fg > 0.9 and agree_parts > 0.85, (float(agree_fg), float(agree_parts))
 
 
@@ -139,11 +140,11 @@ def test_synthetic_split_report(checkpoints, tmp_path):
 
     loaded = load_model(checkpoints[0])
     data = build_test_dataset(loaded.config, loaded.body, loaded.atlas, split="test")
-    batch = torch.utils.data.default_collate([data[i] for i in range(2)])
+    batch = Batch.collate([data[i] for i in range(2)])
     with torch.no_grad():
-        out = loaded.model(batch["image"])
-    mask, _ = segmentation_from_mesh(out.vertices, out.camera, loaded.body, tuple(batch["parts"].shape[-2:]))
-    fg = (batch["parts"] > 0).long()
+        out = loaded.model(batch.image)
+    mask, _ = segmentation_from_mesh(out.vertices, out.camera, loaded.body, tuple(batch.parts.shape[-2:]))
+    fg = (batch.parts > 0).long()
     assert report.metrics["fb_acc"] == pytest.approx(100 * float((mask == fg).float().mean()), abs=1e-3)
     assert report.metrics["mask_iou"] == pytest.approx(float(batch_errors(out, batch)["mask_iou"].mean()), abs=1e-5)
     assert 0 <= report.metrics["parts_f1"] <= 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from decomr.data.batch import Batch
 from decomr.eval.evaluate import evaluate_checkpoint, oracle_for_batch
 from decomr.eval.metrics import pa_mpjpe
 from decomr.eval.oracle import ORACLE_ROWS, oracle_markdown, oracle_table
@@ -34,7 +35,7 @@ def two_models(tmp_path_factory, anny_body):
 
 def _batch(anny_body, config, n=2):
     data = build_test_dataset(config, anny_body, load_atlas(anny_body, "continuous"), split="test")
-    return torch.utils.data.default_collate([data[i] for i in range(n)])
+    return Batch.collate([data[i] for i in range(n)])
 
 
 def test_oracle_puts_the_ground_truth_into_the_chain(two_models, anny_body):
@@ -43,15 +44,15 @@ def test_oracle_puts_the_ground_truth_into_the_chain(two_models, anny_body):
     loaded = load_model(two_models[0])
     model, batch = loaded.model.eval(), _batch(anny_body, load_model(two_models[0]).config)
     with torch.no_grad():
-        plain = model(batch["image"])
-        out = model(batch["image"], oracle=oracle_for_batch(model, batch, ("iuv", "camera")))
-    assert torch.equal(out.iuv, batch["iuv"].float())  # the GT IUV image, binary mask and (u, v) on it
-    assert torch.equal(out.camera, batch["camera"].float()) and not torch.equal(plain.camera, out.camera)
+        plain = model(batch.image)
+        out = model(batch.image, oracle=oracle_for_batch(model, batch, ("iuv", "camera")))
+    assert torch.equal(out.iuv, batch.iuv.float())  # the GT IUV image, binary mask and (u, v) on it
+    assert torch.equal(out.camera, batch.camera.float()) and not torch.equal(plain.camera, out.camera)
     assert torch.equal(out.local_features, plain.local_features)  # CNet's own features, read at the GT (u, v)
     assert not torch.allclose(out.transferred, plain.transferred)
     # camera alone: the 3D mesh is exactly the model's
     with torch.no_grad():
-        cam = model(batch["image"], oracle=Oracle(camera=batch["camera"].float()))
+        cam = model(batch.image, oracle=Oracle(camera=batch.camera.float()))
     assert torch.equal(cam.vertices, plain.vertices)
 
 
@@ -65,16 +66,16 @@ def test_gt_location_map_is_the_resolution_floor_whatever_the_weights(two_models
         loaded = load_model(path)
         batch = _batch(anny_body, loaded.config)
         with torch.no_grad():
-            outs.append(loaded.model(batch["image"], oracle=oracle_for_batch(loaded.model, batch, ("location_map",))))
+            outs.append(loaded.model(batch.image, oracle=oracle_for_batch(loaded.model, batch, ("location_map",))))
     assert torch.equal(outs[0].vertices, outs[1].vertices)
     cfg = load_model(two_models[0]).config.model
     sampler = UVSampler(load_atlas(anny_body, "continuous"), resolution=cfg.map_size,
                         reference=load_atlas(anny_body, "continuous").template if cfg.seam_aware_read else None)
-    round_trip = sampler.map_to_mesh(sampler.mesh_to_map(batch["vertices"].float()))
+    round_trip = sampler.map_to_mesh(sampler.mesh_to_map(batch.vertices.float()))
     assert torch.allclose(outs[0].vertices, round_trip, atol=1e-5)
     lsp = anny_body.regress_joints(round_trip)[1]
-    assert pa_mpjpe(outs[0].lsp_joints, batch["lsp_joints3d"]).mean() == pytest.approx(
-        float(pa_mpjpe(lsp, batch["lsp_joints3d"]).mean()), abs=1e-5)
+    assert pa_mpjpe(outs[0].lsp_joints, batch.lsp_joints3d).mean() == pytest.approx(
+        float(pa_mpjpe(lsp, batch.lsp_joints3d).mean()), abs=1e-5)
 
 
 def test_oracle_reports_and_table(two_models, tmp_path):
@@ -122,7 +123,7 @@ def test_oracle_errors(two_models, tmp_path, capsys):
     with pytest.raises(ValueError, match="only the synthetic data"):
         evaluate_checkpoint(two_models[0], "lsp", oracle="iuv", root=tmp_path, write=False)
     with pytest.raises(ValueError, match="no ground truth"):
-        oracle_for_batch(None, {"image": torch.zeros(1)}, ("iuv",))
+        oracle_for_batch(None, Batch(image=torch.zeros(1, 3, 4, 4)), ("iuv",))
     with pytest.raises(ValueError, match=r"Oracle.iuv: expected \(B, 3, h, w\)"):
         Oracle(iuv=torch.zeros(2, 2, 4, 4)).apply_to_cnet(
             type("C", (), {"uv": torch.zeros(2, 2, 4, 4)})())
@@ -143,13 +144,13 @@ def test_sweeps_change_one_factor_and_keep_the_people(two_models, anny_body, tmp
     from decomr.train import load_model
 
     loaded = load_model(two_models[0])
-    gen = SyntheticBatchGenerator(loaded.config.data.synthetic, body=anny_body)
+    gen = SyntheticBatchGenerator(loaded.config.synthetic, body=anny_body)
     base = gen.params("test", range(2))
     g = torch.Generator().manual_seed(0)
     # yaw: the rendered skeleton faces that many degrees away from the camera (-z in the camera frame)
     for yaw in (0.0, 90.0, 180.0):
         batch = gen.render(_override(base, "yaw", yaw, anny_body, g))
-        d = facing_direction(batch["lsp_joints3d"])  # (B, 3)
+        d = facing_direction(batch.lsp_joints3d)  # (B, 3)
         angle = torch.rad2deg(torch.arccos((d * torch.tensor([0.0, 0.0, -1.0])).sum(-1).clamp(-1, 1)))
         assert torch.allclose(angle, torch.full_like(angle, yaw), atol=15.0), (yaw, angle)
     # pose 0: the rest pose; phenotype: only that column changes

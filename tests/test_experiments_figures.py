@@ -140,7 +140,7 @@ def test_make_figures_needs_finished_runs(tmp_path):
 
 
 def test_figures_8_and_9_of_one_checkpoint_from_the_command_line(checkpoints, tmp_path, capsys):
-    from decomr.experiments.cli import reproduce_main
+    from decomr.cli.experiments import reproduce_main
 
     _, paths = checkpoints
     assert reproduce_main(["figures", "--checkpoint", str(paths["continuous"]), "--figures-dir", str(tmp_path),

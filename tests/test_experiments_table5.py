@@ -14,7 +14,7 @@ import torch
 from decomr.cli import main as cli_main
 from decomr.eval.evaluate import PAPER_NUMBERS
 from decomr.experiments.budgets import BUDGETS, Budget, get_budget
-from decomr.experiments.cli import reproduce_main
+from decomr.cli.experiments import reproduce_main
 from decomr.experiments.table5 import (PAPER_TABLE5, RESULT_FILE, TABLE5_ATLASES, TABLE5_INPUTS, CellResult, CellSpec,
                                        Table5Result, cell_config, grid_cells, load_table5, run_cell, run_table5)
 from decomr.experiments.table5_report import check_orderings, compare_pair, summarize, table5_markdown
@@ -54,7 +54,7 @@ def test_grid_cells_and_configs(tmp_path):
         CellSpec("default", "pixels", 0)
     spec = CellSpec("default", "pixels+global", 3)
     config = cell_config("cpu", spec, tmp_path)
-    assert config.model.atlas == config.data.synthetic.atlas == "default"
+    assert config.model.atlas == config.synthetic.atlas == "default"
     assert config.model.lnet_input == "pixels+global" and config.train.seed == 3
     assert config.run_dir == tmp_path / "default_pixels_global" / "seed3"
     # Every cell of a budget trains the same way: only atlas, input and seed differ.

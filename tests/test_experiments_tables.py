@@ -7,7 +7,7 @@ import torch
 
 from decomr.data.fixtures import write_official_fixture
 from decomr.eval.evaluate import PAPER_NUMBERS
-from decomr.experiments.cli import reproduce_main
+from decomr.cli.experiments import reproduce_main
 from decomr.experiments.tables import PAPER_COMPARISONS, reproduce_tables
 from decomr.models import DecoMR
 from decomr.train.checkpoint import save_checkpoint

@@ -246,7 +246,7 @@ def test_onnx_export_rejects_old_opsets_and_other_objects(tiny_predictor, tmp_pa
 
 def test_export_onnx_cli(tiny_predictor, tmp_path, capsys):
     pytest.importorskip("onnxruntime")
-    from decomr.export.cli import export_onnx_main
+    from decomr.cli.export import export_onnx_main
     from decomr.predict import save_model_release
 
     release = save_model_release(tmp_path / "r.pt", tiny_predictor.model, tiny_predictor.body, dtype=torch.float32)

@@ -230,7 +230,7 @@ def test_tiny_model_overfits_a_handful_of_synthetic_samples(anny_parts):
         start = time.perf_counter()
         history = []
         for _ in range(60):
-            terms = compute_losses(model(batch["image"]), targets, weights, LossConfig())
+            terms = compute_losses(model(batch.image), targets, weights, LossConfig())
             optimiser.zero_grad()
             terms.total.backward()
             optimiser.step()

@@ -26,7 +26,7 @@ from decomr.predict import (
     read_checkpoint,
     save_model_release,
 )
-from decomr.predict.cli import parse_box, predict_main
+from decomr.cli.predict import parse_box, predict_main
 from decomr.render.cameras import weak_perspective_project
 from tests.helpers import assert_close
 
@@ -94,12 +94,14 @@ def test_plain_dict_and_training_config_layouts_load(tiny_model, tmp_path):
     assert read_checkpoint(nested).config == TINY
 
 
-def test_format_tags_agree_with_the_trainer():
-    ckpt = pytest.importorskip("decomr.train.checkpoint")
-    from decomr.predict import loading
+def test_checkpoint_names_are_those_of_the_one_checkpoint_module():
+    import decomr.predict
+    from decomr.train import checkpoint
 
-    assert loading.TRAIN_FORMAT == ckpt.CHECKPOINT_FORMAT and loading.RELEASE_FORMAT == ckpt.RELEASE_FORMAT
-    assert loading.DERIVED_PREFIXES == ckpt.DERIVED_PREFIXES
+    for name in ("CheckpointError", "CheckpointNotFoundError", "CheckpointInfo", "find_checkpoint", "read_checkpoint",
+                 "build_model", "save_model_release", "released_checkpoint", "CHECKPOINT_HELP"):
+        assert getattr(decomr.predict, name) is getattr(checkpoint, name), name
+    assert issubclass(CheckpointNotFoundError, CheckpointError) and issubclass(CheckpointError, ValueError)
 
 
 def test_run_folder_prefers_best_then_last(tmp_path, release):
@@ -113,7 +115,7 @@ def test_run_folder_prefers_best_then_last(tmp_path, release):
 
 def test_no_checkpoint_explains_how_to_train_one(tmp_path, monkeypatch):
     monkeypatch.setenv("DECOMR_DATA", str(tmp_path))
-    monkeypatch.setattr("decomr.predict.loading.released_checkpoint", lambda: None)  # as without the release
+    monkeypatch.setattr("decomr.train.checkpoint.released_checkpoint", lambda: None)  # as without the release
     with pytest.raises(CheckpointNotFoundError) as err:
         Predictor.from_checkpoint()
     message = str(err.value)
@@ -525,7 +527,7 @@ def test_cli_without_any_checkpoint_explains(tmp_path, monkeypatch, capsys):
     from PIL import Image
 
     monkeypatch.setenv("DECOMR_DATA", str(tmp_path / "data"))
-    monkeypatch.setattr("decomr.predict.loading.released_checkpoint", lambda: None)  # as without the release
+    monkeypatch.setattr("decomr.train.checkpoint.released_checkpoint", lambda: None)  # as without the release
     Image.fromarray(_image(20, 20)).save(tmp_path / "x.png")
     assert predict_main([str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
@@ -566,7 +568,7 @@ def test_ground_truth_mesh_drawn_by_the_overlay_covers_the_rendered_person(anny_
             crops=s["image"][None], faces=anny_body.faces,
         )
         drawn = mesh_layer(pred).alpha > 0
-        truth = s["mask224"][0] > 0.5
+        truth = s["mask"][0] > 0.5
         iou = float((drawn & truth).sum() / (drawn | truth).sum())
         assert iou > 0.9, iou
         visible = s["keypoints"][:, 2] > 0

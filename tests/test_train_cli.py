@@ -1,4 +1,4 @@
-"""Tests for the command lines `decomr train` (decomr.train.cli) and `decomr eval` (decomr.eval.cli)."""
+"""Tests for the command lines `decomr train` (decomr.cli.train) and `decomr eval` (decomr.cli.eval)."""
 from __future__ import annotations
 
 import json
@@ -6,9 +6,9 @@ import json
 import torch
 import yaml
 
-from decomr.eval.cli import eval_main
+from decomr.cli.eval import eval_main
 from decomr.train.checkpoint import RELEASE_FORMAT, load_checkpoint
-from decomr.train.cli import train_main
+from decomr.cli.train import train_main
 from decomr.train.config import save_config
 from tests.train_helpers import tiny_config, one_thread  # noqa: F401 (autouse)
 
@@ -19,8 +19,9 @@ def test_show_config_prints_the_resolved_config(capsys):
     out = capsys.readouterr().out
     resolved = yaml.safe_load(out.split("# every key")[0])
     assert resolved["train"]["lr"] == 1e-3 and resolved["name"] == "quick"
-    # linked keys follow: the synthetic renders and the augmentation crop match the model's input
-    assert resolved["data"]["synthetic"]["image_size"] == 96 and resolved["data"]["augmentation"]["crop_size"] == 96
+    # one key per fact: the synthetic renders and the augmentation crop follow model.img_size
+    assert resolved["model"]["img_size"] == 96 and "image_size" not in resolved["data"]["synthetic"]
+    assert "crop_size" not in resolved["data"]["augmentation"]
     assert "train.batch_size: int = 128  # GLOBAL batch" in out
 
 
@@ -101,7 +102,7 @@ def test_expected_errors_exit_2_with_one_message_and_no_traceback(tmp_path, caps
     cases = [
         # resuming a run with another config's model
         (["train", "--config", "quick", "--resume", str(run)], "differs from the checkpoint's"),
-        (["train", "--export-release", str(tmp_path / "nope")], "not found"),
+        (["train", "--export-release", str(tmp_path / "nope")], "nope: no such checkpoint file"),
         (["build-uv", "--body", "nosuchbody"], "nosuchbody"),
     ]
     bad_yaml = tmp_path / "bad.yaml"

@@ -40,7 +40,7 @@ def test_two_ranks_with_ddp_equal_one_process_with_gradient_accumulation(tmp_pat
     save_config(config, tmp_path / "ddp.yaml")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "decomr.train.cli", "--config", str(tmp_path / "ddp.yaml"), "--no-progress"]
+           "-m", "decomr.cli.train", "--config", str(tmp_path / "ddp.yaml"), "--no-progress"]
     run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     ddp = load_checkpoint(tmp_path / "ddp")

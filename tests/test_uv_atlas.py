@@ -233,7 +233,7 @@ def test_anny_default_atlas(anny_body, anny_atlases):
 
 
 def test_build_uv_cli(anny_atlases, capsys):
-    from decomr.uv.cli import build_uv_main
+    from decomr.cli.uv import build_uv_main
 
     assert build_uv_main(["--", "--atlas", "default", "continuous", "--sample", "100"]) == 0
     out = capsys.readouterr().out

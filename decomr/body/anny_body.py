@@ -34,7 +34,7 @@ from scipy.spatial import cKDTree
 
 from decomr import paths
 from decomr.body.base import BodyModel, axis_angle_to_matrix
-from decomr.body.joints import LSP_FROM_SMPL, SMPL_JOINT_NAMES
+from decomr.body.joints import LSP_JOINT_NAMES, SMPL_JOINT_NAMES, convert
 from decomr.body.pose import PosePrior, build_anny_pose_prior, sample_components
 from decomr.body.regressor import fit_joint_regressor
 
@@ -265,9 +265,8 @@ class AnnyBody(BodyModel):
             candidates.append(cand)
         J = fit_joint_regressor(verts, heads[:, bones], candidates)
         head_top = int(np.argmax(np.where(lsp_parts == 1, template[:, 1], -np.inf)))
-        lsp = np.zeros((14, V))
-        lsp[:13] = J[list(LSP_FROM_SMPL)]
-        lsp[13, head_top] = 1.0
+        lsp, _ = convert(np.asarray(J, np.float64), "smpl24", "lsp14")  # (14, V), head top missing
+        lsp[LSP_JOINT_NAMES.index("head_top"), head_top] = 1.0  # the head top is the highest head vertex
         return {
             "joint_regressor": J.astype(np.float32),
             "lsp_regressor": lsp.astype(np.float32),

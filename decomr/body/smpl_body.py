@@ -21,7 +21,8 @@ import torch
 
 from decomr import paths
 from decomr.body.base import BodyModel
-from decomr.body.joints import LSP_FROM_SMPL
+from decomr.body.joints import LSP_JOINT_NAMES, convert
+from decomr.body.mirror import mirror_map_from_connectivity
 
 SMPL_FILES = {"neutral": "SMPL_NEUTRAL.pkl", "male": "SMPL_MALE.pkl", "female": "SMPL_FEMALE.pkl"}
 SMPL_UV_FILE = "smpl_uv.obj"
@@ -171,9 +172,7 @@ class SMPLBody(BodyModel):
         faces = np.asarray(data["f"], np.int64)
         V = template.shape[0]
         # From the connectivity: SMPL's mirror pairs are off by millimetres, so nearest neighbours
-        # of the reflected vertices are not even one-to-one (decomr.uv.mirror).
-        from decomr.uv.mirror import mirror_map_from_connectivity
-
+        # of the reflected vertices are not even one-to-one (decomr.body.mirror).
         found = mirror_map_from_connectivity(template, faces, approximate_ok=True)
         mirror = found.mirror
         if not found.exact:
@@ -183,9 +182,8 @@ class SMPLBody(BodyModel):
         weight_parts = np.array([_SMPL_WEIGHT_GROUP[int(j)] for j in dominant])
         lsp_parts = np.array([_SMPL_LSP_PART[int(j)] for j in dominant])
         head_top = int(np.argmax(np.where(lsp_parts == 1, template[:, 1], -np.inf)))
-        lsp = np.zeros((14, V))
-        lsp[:13] = Jr[list(LSP_FROM_SMPL)]
-        lsp[13, head_top] = 1.0
+        lsp, _ = convert(np.asarray(Jr, np.float64), "smpl24", "lsp14")  # (14, V), head top missing
+        lsp[LSP_JOINT_NAMES.index("head_top"), head_top] = 1.0  # the head top is the highest head vertex
         uv_path = folder / SMPL_UV_FILE
         if uv_path.exists():
             uv, uv_faces_v, uv_faces = read_obj_uv(uv_path)

@@ -1,5 +1,6 @@
 """Training and evaluation data: crops, the synthetic dataset, augmentation, official datasets.
 
+- :mod:`decomr.data.batch`        ``Batch``, the typed batch every loader produces (shapes, units)
 - :mod:`decomr.data.crop`         the official person crop (center, scale = box / 200) and its maps
 - :mod:`decomr.data.synthetic`    SURREAL-like synthetic samples rendered from the body model
   (``SyntheticDataset``, GPU-side ``SyntheticBatchGenerator``), the default training data
@@ -18,6 +19,7 @@ from __future__ import annotations
 from decomr._lazy import lazy_exports
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
+    "decomr.data.batch": ("Batch", "as_batch"),
     "decomr.data.crop": (
         "CenterScale", "BBOX_RESCALE", "bbox_to_center_scale", "mask_to_center_scale",
         "points_to_center_scale", "crop_transform", "invert_affine", "apply_affine", "transform_points",

@@ -48,6 +48,7 @@ from torch import Tensor
 
 from decomr.body.joints import LSP_FLIP_PERM, SMPL_FLIP_PERM
 from decomr.body.parts import LSP_PART_FLIP_PERM
+from decomr.data.batch import Batch
 
 __all__ = [
     "AugmentConfig",
@@ -554,20 +555,21 @@ def _mirror_table(atlas, faces, mirror, mface, pos, ok, R: int) -> Tensor:
 _IUV_KEYS = ("iuv", "iuv_default")
 
 
-def augment_batch(batch: Mapping[str, Tensor], params: AugmentParams, body=None,
+def augment_batch(batch: Batch | Mapping[str, Tensor], params: AugmentParams, body=None,
                   uv_mirrors: Mapping[str, UVMirror] | None = None,
-                  keypoint_flip_perm: Sequence[int] = SMPL_FLIP_PERM) -> dict[str, Tensor]:
+                  keypoint_flip_perm: Sequence[int] = SMPL_FLIP_PERM) -> Batch | dict[str, Tensor]:
     """Apply one transform per sample consistently to every target of already-cropped samples.
 
-    Keys handled when present (others pass through unchanged): ``image`` (bilinear + colour),
-    ``mask224``, ``mask`` (nearest), ``iuv``, ``iuv_default`` (nearest, then UV mirror on
+    Fields handled when present (others pass through unchanged): ``image`` (bilinear + colour),
+    ``mask`` (nearest), ``iuv``, ``iuv_default`` (nearest, then UV mirror on
     flipped samples), ``parts`` (nearest, labels swapped), ``keypoints``/``joints3d``/
     ``joints3d_conf`` (``keypoint_flip_perm``), ``lsp_keypoints``/``lsp_joints3d``
     (``LSP_FLIP_PERM``), ``vertices`` (``body.mirror_map``), ``camera``, ``global_orient``,
     ``pose`` (``body``'s bone permutation), ``scale`` (times ``params.scale``).
 
     Args:
-        batch: dict of batched tensors (B samples), e.g. a collated synthetic or official batch.
+        batch: a :class:`~decomr.data.batch.Batch` of B samples (synthetic or official), or a
+            dict of its batched tensors.
         params: B transforms.
         body: the body model (needed to flip ``vertices`` and ``pose``).
         uv_mirrors: {IUV key: :class:`UVMirror`} (needed to flip IUV keys); e.g.
@@ -576,21 +578,22 @@ def augment_batch(batch: Mapping[str, Tensor], params: AugmentParams, body=None,
             (``SMPL_FLIP_PERM`` for the 24 SMPL-like joints).
 
     Returns:
-        A new dict.
+        A new :class:`~decomr.data.batch.Batch` (a new dict for a dict).
 
     Raises:
         ValueError: a key needs ``body``/``uv_mirrors`` for flipped samples and none was given.
     """
+    if isinstance(batch, Batch):
+        return Batch.from_dict(augment_batch(batch.to_dict(), params, body, uv_mirrors, keypoint_flip_perm))
     if not isinstance(batch, Mapping):
-        raise ValueError(f"batch: expected a dict of tensors, got {type(batch).__name__}")
+        raise ValueError(f"batch: expected a Batch or a dict of tensors, got {type(batch).__name__}")
     B = len(params)
     any_flip = bool(params.flip.any())
     out = dict(batch)
     if "image" in batch:
         out["image"] = apply_color(warp_images(batch["image"], params, "bilinear"), params)
-    for key in ("mask224", "mask"):
-        if key in batch:
-            out[key] = warp_images(batch[key], params, "nearest").to(batch[key].dtype)
+    if "mask" in batch:
+        out["mask"] = warp_images(batch["mask"], params, "nearest").to(batch["mask"].dtype)
     for key in _IUV_KEYS:
         if key in batch:
             iuv = warp_images(batch[key], params, "nearest")

@@ -40,10 +40,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from decomr.data.batch import LEGACY_KEYS
 from decomr.paths import atomic_write_bytes
 
 __all__ = ["CACHE_VERSION", "render_cache", "cache_status", "CachedSyntheticDataset", "CacheMismatchError",
-           "resolve_cache_folder", "default_workers", "render_synthetic_main"]
+           "resolve_cache_folder", "default_workers"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ CACHE_VERSION = 1
 META = "meta.json"
 #: Storage dtype per key (others: float32; int64 keys stay int64; bools as uint8).
 _STORAGE = {"image": "uint8", "iuv": "float16", "iuv_default": "float16", "vertices": "float16", "parts": "uint8",
-            "mask224": "uint8"}
+            "mask": "uint8"}
 #: Keys not stored: constant (rebuilt on read) or not needed for training/evaluation.
 _SKIP = ("has_3d", "has_mesh")
 
@@ -92,7 +93,7 @@ def _sample_layout(config: Any, split: str) -> dict[str, tuple[str, tuple[int, .
 
     sample = SyntheticBatchGenerator(config).batch(split, [0])
     layout = {}
-    for key, value in sample.items():
+    for key, value in sample.to_dict().items():
         if key in _SKIP:
             continue
         if key in _STORAGE:
@@ -132,9 +133,9 @@ def _render_chunks(args: tuple) -> list[int]:
     arrays = {k: np.load(Path(folder) / f"{k}.npy", mmap_mode="r+") for k in layout}
     for c in ids:
         lo, hi = c * chunk, min(size, (c + 1) * chunk)
-        batch = gen.batch(split, range(lo, hi))
+        batch = gen.batch(split, range(lo, hi)).to_dict()
         for key, (dtype, _) in layout.items():
-            arrays[key][lo:hi] = _to_storage(key, batch[key], dtype)
+            arrays[key][lo:hi] = _to_storage(key, batch[LEGACY_KEYS.get(key, key)], dtype)
         for a in arrays.values():
             a.flush()
     return list(ids)
@@ -278,11 +279,12 @@ class CachedSyntheticDataset(Dataset):
         out = {}
         for key, array in self._open().items():
             value = torch.from_numpy(np.array(array[index]))
+            key = LEGACY_KEYS.get(key, key)  # caches written before the rename: mask224 -> mask
             if key == "image":
                 value = value.float() / 255.0
             elif key == "parts":
                 value = value.long()
-            elif key == "mask224":
+            elif key == "mask":
                 value = value.float()
             elif value.dtype == torch.float16:
                 value = value.float()
@@ -295,49 +297,3 @@ class CachedSyntheticDataset(Dataset):
 def default_workers() -> int:
     """Rendering processes: every core (at least 1)."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
-
-
-def render_synthetic_main(argv: list[str] | None = None) -> int:
-    """``decomr render-synthetic``: pre-render a config's synthetic splits (see the module docstring).
-
-    Examples::
-
-        decomr render-synthetic --config cpu                  # data/synthetic/cpu128/train (data.cache)
-        decomr render-synthetic --config cpu --split test     # also the test split
-        decomr render-synthetic --config quick --out /tmp/quick data.synthetic.train_size=500
-
-    Exit status: 0 done, 2 bad config or a folder that holds another dataset.
-    """
-    import argparse
-    import sys
-
-    from decomr.train.config import load_config
-
-    doc = render_synthetic_main.__doc__
-    p = argparse.ArgumentParser(prog="decomr render-synthetic", formatter_class=argparse.RawDescriptionHelpFormatter,
-                                description="Render a config's synthetic data once into memory-mapped files "
-                                            "(resumable), so that training gets every core.",
-                                epilog=doc.split("Examples::", 1)[1])
-    p.add_argument("--config", "-c", required=True, help="training config (a file or a name in configs/)")
-    p.add_argument("--split", nargs="+", default=["train"], choices=("train", "val", "test"))
-    p.add_argument("--out", help="cache folder (default: the config's data.cache)")
-    p.add_argument("--workers", type=int, default=default_workers(), help="rendering processes (default: every core)")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("overrides", nargs="*", metavar="key=value")
-    args = p.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        config = load_config(args.config, args.overrides)
-        folder = args.out or config.data.cache
-        if not folder:
-            raise ValueError(f"{args.config}: data.cache is not set; give --out FOLDER or data.cache=FOLDER")
-        if config.data.source != "synthetic":
-            raise ValueError(f"{args.config}: data.source is {config.data.source!r}; only synthetic data is rendered")
-        for split in args.split:
-            out = render_cache(config.data.synthetic, split, f"{folder}/{split}", workers=args.workers,
-                               progress=not args.no_progress)
-            done, total = cache_status(out)
-            print(f"{split}: {done}/{total} samples in {out}")
-    except (ValueError, FileNotFoundError) as err:
-        print(f"decomr render-synthetic: {err}", file=sys.stderr)
-        return 2
-    return 0

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from decomr.body.joints import convert
 from decomr.data.crop import BBOX_RESCALE, points_to_center_scale
 
 __all__ = [
@@ -33,8 +34,6 @@ __all__ = [
 
 #: The four H36M cameras, the frontal one (protocol 2) first.
 H36M_CAMERAS = ("60457274", "54138969", "55011271", "58860488")
-#: Where the official H36M preprocessing puts the 17 H36M joints in the 24-joint superset.
-_H36M_IN_J24 = (14, 3, 4, 5, 2, 1, 0, 16, 12, 17, 18, 9, 10, 11, 8, 7, 6)
 
 
 @dataclass(frozen=True)
@@ -164,9 +163,9 @@ def write_official_fixture(root: str | Path, name: str, split: str, num_records:
     has_part = name in ("up3d", "lsp", "surreal") or (name == "h36m" and split == "train")
     dot_xy = part[:, 0, :2].copy() if has_part else centers.copy()
 
-    S = np.zeros((n, 24, 4))
-    S[:, list(_H36M_IN_J24), :3] = rng.normal(0, 0.3, size=(n, 17, 3)) + np.array([0.1, -0.2, 5.0])
-    S[:, list(_H36M_IN_J24), 3] = 1.0
+    # 3D joints: the 17 H36M joints, where the official H36M preprocessing puts them among the 24
+    h36m = np.concatenate([rng.normal(0, 0.3, size=(n, 17, 3)) + np.array([0.1, -0.2, 5.0]), np.ones((n, 17, 1))], -1)
+    S, _ = convert(h36m, "h36m17", "j24")  # (n, 24, 4), other joints 0
     S_smpl = np.concatenate([rng.normal(0, 0.3, size=(n, 24, 3)) + np.array([0.0, 0.0, 4.0]),
                              np.ones((n, 24, 1))], axis=-1)
     pose = rng.normal(0, 0.2, size=(n, 72))

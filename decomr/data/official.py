@@ -37,7 +37,7 @@ joints in the file are already mirrored).
 **Record fields** (absent ones are simply unavailable for that dataset): ``imgname``,
 ``center`` (N, 2) and ``scale`` (N,) (crop = ``200 * scale`` pixels around ``center``, see
 :mod:`decomr.data.crop`), ``part`` (N, 24, 3) 2D joints in pixels + visibility in the official
-24-joint order (:data:`decomr.eval.protocols.OFFICIAL_J24_NAMES`), ``S`` (N, 24, 4) 3D joints in
+24-joint order (:data:`decomr.body.joints.OFFICIAL_J24_NAMES`), ``S`` (N, 24, 4) 3D joints in
 metres + confidence, ``pose`` (N, 72) and ``shape`` (N, 10) SMPL parameters, ``gender``
 (``'m'``/``'f'``), ``maskname``/``partname`` (LSP); SURREAL has ``part_smpl``/``S_smpl`` in the 24
 SMPL-joint order. ``iuv_names`` of the official files (OpenDR renders in the official UV layout) is
@@ -47,7 +47,8 @@ file and adds ``iuv`` / ``has_iuv`` to the samples (below).
 
 **Samples** (:meth:`OfficialDataset.__getitem__`) are dicts with the keys of the synthetic dataset
 where they apply; every dataset returns every key (zeros + a ``has_*`` flag when absent), so
-datasets can be concatenated:
+datasets can be concatenated. ``Batch.collate`` (:class:`decomr.data.batch.Batch`, the fields'
+shapes and units) stacks them into a batch:
 
 * ``image`` (3, res, res) float32 in [0, 1] (no ImageNet normalisation; the model does it)
 * ``keypoints`` (24, 3) float32: normalised crop coordinates in [-1, 1] (0 where invisible) +
@@ -88,9 +89,13 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from decomr.body.joints import JOINT_SETS, LSP_HIPS, convert
 from decomr.data.crop import crop_image, crop_labels, pixels_to_normalized, transform_points
+from decomr.data.h36m import in_h36m_protocol, parse_h36m_imgname
 
 logger = logging.getLogger(__name__)
+
+_J24_PELVIS = JOINT_SETS["j24"].index("pelvis_mpii")  # the MPII pelvis of the official 24 joints
 
 __all__ = [
     "SplitSpec",
@@ -562,8 +567,6 @@ class OfficialDataset(Dataset):
         return np.flatnonzero(keep).astype(np.int64)
 
     def _protocol_filter(self, keep: np.ndarray, protocol: int) -> np.ndarray:
-        from decomr.eval.protocols import in_h36m_protocol, parse_h36m_imgname
-
         names = self._data["imgname"]
         kept, bad = [], 0
         for i in keep:
@@ -662,12 +665,11 @@ class OfficialDataset(Dataset):
         """(3,) the root to subtract from (24, 4) joints: pelvis, else hip midpoint, else 0."""
         if self.spec.keypoint_format == "smpl24":
             return S[0, :3]
-        from decomr.eval.protocols import J24_PELVIS
-
-        if S[J24_PELVIS, 3] > 0:
-            return S[J24_PELVIS, :3]
-        if (S[[2, 3], 3] > 0).all():
-            return S[[2, 3], :3].mean(0)
+        hips = list(LSP_HIPS)  # the LSP joints come first in j24
+        if S[_J24_PELVIS, 3] > 0:
+            return S[_J24_PELVIS, :3]
+        if (S[hips, 3] > 0).all():
+            return S[hips, :3].mean(0)
         return np.zeros(3)
 
     def _read(self, reader, relname: str, i: int, what: str) -> np.ndarray:
@@ -712,13 +714,8 @@ class OfficialDataset(Dataset):
         kp_xy = pixels_to_normalized(transform_points(kp[:, :2], center, scale, res), res)
         kp_xy = torch.where(kp[:, 2:] > 0, kp_xy, torch.zeros_like(kp_xy))  # invisible joints: 0
         keypoints = torch.cat([kp_xy, kp[:, 2:]], dim=1).float()
-        if self.spec.keypoint_format == "j24":
-            lsp_keypoints = keypoints[:14].clone()
-        else:  # SMPL joint centres standing in for the LSP joints (no head top): approximate
-            from decomr.body.joints import LSP_FROM_SMPL
-
-            lsp_keypoints = torch.zeros(14, 3)
-            lsp_keypoints[:13] = keypoints[list(LSP_FROM_SMPL)]
+        # j24: its first 14; smpl24: SMPL joint centres standing in for the LSP joints (no head top: 0)
+        lsp_keypoints, _ = convert(keypoints, self.spec.keypoint_format, "lsp14")
         has_mask = rec.mask is not None
         mask = (crop_labels(rec.mask, center, scale, res)[None].float() if has_mask
                 else torch.zeros(1, res, res))

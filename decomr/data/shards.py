@@ -24,6 +24,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from decomr.data.batch import LEGACY_KEYS
+
 __all__ = ["export_shards", "ShardDataset", "INDEX_NAME"]
 
 INDEX_NAME = "index.json"
@@ -147,7 +149,7 @@ class ShardDataset(Dataset):
         s = int(torch.searchsorted(self._starts, torch.tensor(index), right=True)) - 1
         data = self._shard(s)
         j = index - int(self._starts[s])
-        out = {k: v[j] for k, v in data.items()}
+        out = {LEGACY_KEYS.get(k, k): v[j] for k, v in data.items()}  # old shards: mask224 -> mask
         for k in self.index.get("uint8_keys", []):
             out[k] = out[k].float() / 255.0
         return out

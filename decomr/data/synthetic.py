@@ -36,7 +36,8 @@ same sample, up to floating-point rounding.
    (:mod:`decomr.data.backgrounds`), optional occluding rectangles, blur and pixel noise.
    IUV / parts (56, CNet's output resolution) rendered at that resolution (pixel-centre exact).
 
-**Sample keys** (one sample; the batch generator adds a leading B):
+**Sample keys** (one sample; the batch generator returns a :class:`decomr.data.batch.Batch` with
+these fields and a leading B):
 
 ========================  ===================  ==============================================
 key                       shape / dtype        meaning
@@ -45,8 +46,8 @@ key                       shape / dtype        meaning
 ``iuv``                   (3, R, R) float32    (mask, u, v) on ``atlas``, R = ``iuv_size`` (56)
 ``iuv_default``           (3, R, R) float32    only with ``atlas="both"``: the default atlas
 ``parts``                 (R, R) int64         LSP parts 1..6, 0 background
-``mask224``               (1, S, S) float32    image-size mask (``mask_full_res``; the 56 px
-                                               mask is ``iuv[0]``)
+``mask``                  (1, S, S) float32    image-size mask (``mask_full_res``; the 56 px
+                                               mask is ``iuv[0]``, ``Batch.iuv_mask``)
 ``keypoints``             (24, 3) float32      normalised crop x, y + visibility (inside the crop)
 ``lsp_keypoints``         (14, 3) float32      the same for the 14 LSP joints
 ``joints3d``              (24, 3) float32      camera frame, pelvis-centred, metres
@@ -112,6 +113,7 @@ from decomr.data.backgrounds import (
     sample_background_params,
     sample_occluder_params,
 )
+from decomr.data.batch import Batch
 from decomr.data.crop import PIXELS_PER_SCALE, bbox_to_center_scale
 
 __all__ = [
@@ -140,7 +142,7 @@ class SyntheticConfig:
     # Output
     image_size: int = 224  # side of the RGB crop (CNet input, Sec. 4), pixels
     iuv_size: int = 56  # side of the IUV / part maps (CNet output = 1/4 of the input)
-    mask_full_res: bool = True  # also return `mask224`, the (1, image_size, image_size) mask
+    mask_full_res: bool = True  # also return `mask`, the (1, image_size, image_size) mask
     atlas: str = "continuous"  # atlas of `iuv`: "continuous", "default", or "both" (adds `iuv_default`)
     body: str = "anny"  # body model name for decomr.body.load
     # People
@@ -413,7 +415,7 @@ class SyntheticBatchGenerator:
 
         gen = SyntheticBatchGenerator(SyntheticConfig(), device="cuda")
         batch = gen.batch("train", range(64), augment=sample_augment_params(AugmentConfig(), 64))
-        batch["image"].shape   # (64, 3, 224, 224)
+        batch.image.shape   # (64, 3, 224, 224)
     """
 
     def __init__(self, config: SyntheticConfig = SyntheticConfig(), device: str | torch.device = "cpu",
@@ -460,7 +462,7 @@ class SyntheticBatchGenerator:
         idx = self._check_indices(split, indices)
         return _stack_samples([sample_params(self.config, split, i, self.body_cpu) for i in idx])
 
-    def batch(self, split: str, indices: Iterable[int], augment: AugmentParams | None = None) -> dict[str, Tensor]:
+    def batch(self, split: str, indices: Iterable[int], augment: AugmentParams | None = None) -> Batch:
         """Render samples ``indices`` of ``split`` (optionally augmented) as one batch.
 
         Args:
@@ -470,13 +472,13 @@ class SyntheticBatchGenerator:
                 applied exactly in 3D before rendering.
 
         Returns:
-            dict of (B, ...) tensors on ``device`` (keys: module docstring).
+            :class:`~decomr.data.batch.Batch` of (B, ...) tensors on ``device`` (fields: module docstring).
         """
         return self.render(self.params(split, indices), augment)
 
     # ------------------------------------------------------------------ rendering
     @torch.no_grad()
-    def render(self, params: SampleParams, augment: AugmentParams | None = None) -> dict[str, Tensor]:
+    def render(self, params: SampleParams, augment: AugmentParams | None = None) -> Batch:
         """Render batched :class:`SampleParams` (see :meth:`batch`)."""
         from decomr.render import PerspectiveCamera, interpolate_vertex_attrs, rasterize, render_iuv, render_parts
         from decomr.render.images import vertex_normals
@@ -557,7 +559,7 @@ class SyntheticBatchGenerator:
             sample[key] = render_iuv(frags_small, corner_uv)
         sample["parts"] = render_parts(frags_small, self.faces, self.lsp_parts)
         if cfg.mask_full_res:
-            sample["mask224"] = mask.float()
+            sample["mask"] = mask.float()
         true = torch.ones(B, dtype=torch.bool, device=dev)
         sample.update(
             keypoints=torch.cat([keypoints, vis(keypoints)], -1),
@@ -567,7 +569,7 @@ class SyntheticBatchGenerator:
             shape=p.shape.float(), pose=pose.float(), global_orient=global_orient.float(),
             center=center.float(), scale=scale.float(), camera=weak.float(), index=p.index.long(),
         )
-        return sample
+        return Batch(**sample)
 
 
 # --------------------------------------------------------------------------------------------
@@ -631,7 +633,7 @@ class SyntheticDataset(Dataset):
             raise IndexError(f"index {index} out of range for a dataset of {self.length}")
         index = int(index) % self.length
         batch = self.generator.batch(self.split, [index], augment=self.augment_params(index))
-        return {k: v[0] for k, v in batch.items()}
+        return {k: v[0] for k, v in batch.to_dict().items()}
 
 
 class SyntheticParamDataset(Dataset):

@@ -1,4 +1,6 @@
-"""Evaluation: metrics (Tables 2-5) and named protocols (joint conventions, H36M P1/P2)."""
+"""Evaluation: metrics (Tables 2-5), named protocols (joint conventions, H36M P1/P2), checkpoint
+evaluation (:mod:`decomr.eval.evaluate`), oracles and stress sweeps (:mod:`decomr.eval.oracle`,
+:mod:`decomr.eval.stress`) and training diagnosis (:mod:`decomr.eval.diagnose`)."""
 from decomr.eval.metrics import (
     LSP_HIP_INDICES,
     SegmentationCounter,

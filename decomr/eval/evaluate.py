@@ -37,8 +37,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from decomr.eval.metrics import SegmentationCounter, facing_error, mpjpe, pa_mpjpe, per_vertex_error
+from decomr.data.batch import Batch, as_batch
+from decomr.eval.metrics import SegmentationCounter, per_vertex_error
 from decomr.eval.protocols import gt_eval_joints_from_j24, joint_errors, load_h36m_regressor, predicted_eval_joints
+from decomr.train.errors import MM as _MM
+from decomr.train.errors import MeanTally, batch_errors, nan_where as _nan_where, template_errors
 
 logger = logging.getLogger(__name__)
 
@@ -70,100 +73,11 @@ _PAPER_SOURCES = {
     "h36m-p1": "Table 5 (continuous UV, local+global)", "h36m-p2": "Tables 2 and 5",
     "surreal": "Table 3", "lsp": "Table 4", "3dpw": "supplementary Table 2 (Ours-A, no SPIN fits)",
 }
-_MM = 1000.0
 
 
 # ------------------------------------------------------------------------------------------------
 # Per-batch metrics (shared with the training loop's `evaluate`)
 # ------------------------------------------------------------------------------------------------
-def _nan_where(values: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
-    if valid is None:
-        return values
-    return torch.where(valid.to(values.device).bool(), values, torch.full_like(values, float("nan")))
-
-
-def batch_errors(out: Any, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """Per-sample metrics of one batch (NaN where a sample has no ground truth for a metric).
-
-    Args:
-        out: a float32 ``DecoMROutput``.
-        batch: the collated batch on ``out``'s device (synthetic keys ``iuv``, ``vertices``,
-            ``lsp_joints3d``, ``has_mesh``, ``has_3d``; or an official batch with ``j24`` joints).
-
-    Returns:
-        name -> (B,) tensor: ``mask_iou``, ``mask_acc``, ``uv_error`` (UV units) when the batch has
-        an IUV image; ``mpjpe``, ``pa_mpjpe`` (mm, 14 LSP joints, hip-midpoint root = the "decomr"
-        convention), ``facing_error`` (degrees between the facing directions of the two skeletons)
-        and ``pve`` (mm, hip-aligned, Table 3) when the model predicted a mesh.
-    """
-    from decomr.train.targets import batch_keypoint_format
-
-    res: dict[str, torch.Tensor] = {}
-    if "iuv" in batch:
-        gt = batch["iuv"].to(out.mask_logits.device).float()
-        size = tuple(gt.shape[-2:])
-        logits = out.mask_logits if tuple(out.mask_logits.shape[-2:]) == size else \
-            F.interpolate(out.mask_logits, size=size, mode="bilinear", align_corners=False)
-        uv = out.uv if tuple(out.uv.shape[-2:]) == size else F.interpolate(out.uv, size=size, mode="nearest")
-        gt_fg, pred_fg = gt[:, 0] > 0.5, logits[:, 0] > 0  # (B, H, W)
-        inter = (gt_fg & pred_fg).flatten(1).sum(1).float()
-        union = (gt_fg | pred_fg).flatten(1).sum(1).float()
-        res["mask_iou"] = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
-        res["mask_acc"] = (gt_fg == pred_fg).flatten(1).float().mean(1)
-        err = (uv - gt[:, 1:]).abs().mean(1)  # (B, H, W)
-        fg = gt_fg.float()
-        res["uv_error"] = (err * fg).flatten(1).sum(1) / fg.flatten(1).sum(1)  # NaN without foreground
-    if out.vertices is None:
-        return res
-    fmt = batch_keypoint_format(batch)
-    gt14, valid = None, None
-    if fmt == "smpl24" and "lsp_joints3d" in batch:
-        gt14 = batch["lsp_joints3d"].float()
-        valid = batch.get("has_3d", batch.get("has_mesh"))
-    elif fmt == "j24" and "joints3d" in batch:
-        gt14 = gt_eval_joints_from_j24(batch["joints3d"].float(), "decomr").joints
-        valid = batch.get("has_3d")
-    if gt14 is not None:
-        pred14 = out.lsp_joints
-        res["mpjpe"] = _nan_where(mpjpe(pred14, gt14, root="hips") * _MM, valid)
-        res["pa_mpjpe"] = _nan_where(pa_mpjpe(pred14, gt14).float() * _MM, valid)
-        res["facing_error"] = _nan_where(facing_error(pred14.float(), gt14.float()), valid)
-    if "vertices" in batch and "lsp_joints3d" in batch:
-        pve = per_vertex_error(out.vertices, batch["vertices"].float(), "hips", out.lsp_joints,
-                               batch["lsp_joints3d"].float())
-        res["pve"] = _nan_where(pve * _MM, batch.get("has_mesh"))
-    return res
-
-
-def template_errors(body: Any, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """Per-sample errors of the template body predicted for every image: the baseline.
-
-    The template (mean shape, rest pose, upright and facing the camera, pelvis-centred;
-    :func:`decomr.uv.maps.camera_frame_vertices`) is what a model that learned nothing about the
-    image would predict (and what a fresh DecoMR with a zero residual predicts). Every learned
-    number is reported beside it on the same images.
-
-    Args:
-        body: the body model (on the batch's device).
-        batch: a synthetic batch (``lsp_joints3d``, ``vertices``).
-
-    Returns:
-        name -> (B,): ``mpjpe``, ``pa_mpjpe``, ``pve`` (mm) and ``facing_error`` (degrees).
-    """
-    from decomr.uv.maps import camera_frame_vertices
-
-    gt14 = batch["lsp_joints3d"].float()
-    b = gt14.shape[0]
-    with torch.no_grad():
-        verts = camera_frame_vertices(body).to(gt14.device).expand(b, -1, -1)  # (B, V, 3)
-        lsp = body.regress_joints(verts)[1].to(gt14.device)  # (B, 14, 3)
-    res = {"mpjpe": mpjpe(lsp, gt14, root="hips") * _MM, "pa_mpjpe": pa_mpjpe(lsp, gt14).float() * _MM,
-           "facing_error": facing_error(lsp, gt14)}
-    if "vertices" in batch:
-        res["pve"] = per_vertex_error(verts, batch["vertices"].float(), "hips", lsp, gt14) * _MM
-    return res
-
-
 @torch.no_grad()
 def template_baseline(body: Any, data: Any, max_samples: int | None = None, batch_size: int = 32) -> dict[str, float]:
     """Mean :func:`template_errors` over a synthetic dataset (the first ``max_samples`` samples).
@@ -178,8 +92,8 @@ def template_baseline(body: Any, data: Any, max_samples: int | None = None, batc
     from torch.utils.data import DataLoader, Subset
 
     n = len(data) if max_samples is None else min(len(data), int(max_samples))
-    means = _Means()
-    for batch in DataLoader(Subset(data, range(n)), batch_size=batch_size, shuffle=False):
+    means = MeanTally()
+    for batch in DataLoader(Subset(data, range(n)), batch_size=batch_size, shuffle=False, collate_fn=Batch.collate):
         for name, values in template_errors(body, batch).items():
             means.add(name, values)
     return means.result()
@@ -296,21 +210,6 @@ def write_report(report: EvalReport, out_dir: str | Path) -> tuple[Path, Path]:
 # ------------------------------------------------------------------------------------------------
 # Evaluation of a checkpoint
 # ------------------------------------------------------------------------------------------------
-class _Means:
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
-        self.counts: dict[str, int] = {}
-
-    def add(self, name: str, values: torch.Tensor) -> None:
-        values = values.detach().double().reshape(-1)
-        finite = torch.isfinite(values)
-        self.sums[name] = self.sums.get(name, 0.0) + float(values[finite].sum())
-        self.counts[name] = self.counts.get(name, 0) + int(finite.sum())
-
-    def result(self) -> dict[str, float]:
-        return {k: self.sums[k] / self.counts[k] for k in self.sums if self.counts[k] > 0}
-
-
 def _dataset_for(name: str, loaded: Any, root: str | Path | None, synthetic_size: int | None):
     from decomr.data.official import OfficialDataset
 
@@ -359,17 +258,17 @@ def _smpl_bodies(loaded: Any, notes: list[str]) -> dict[int, Any] | None:
     return bodies
 
 
-def _gt_smpl_meshes(batch: dict[str, Any], bodies: dict[int, Any], device: torch.device) -> torch.Tensor:
+def _gt_smpl_meshes(batch: Batch, bodies: dict[int, Any], device: torch.device) -> torch.Tensor:
     """(B, V, 3) pelvis-centred GT meshes from the batch's SMPL parameters, per-sample gender."""
-    b = batch["image"].shape[0]
-    genders = batch.get("gender", torch.full((b,), -1)).tolist()
+    b = len(batch)
+    genders = (batch.gender if batch.gender is not None else torch.full((b,), -1)).tolist()
     out = None
     for code in set(genders):
         rows = [i for i, g in enumerate(genders) if g == code]
         body = bodies.get(code, bodies[-1])
         idx = torch.tensor(rows, device=device)
-        res = body(shape=batch["shape"][idx].float(), pose=batch["pose"][idx].float(),
-                   global_orient=batch["global_orient"][idx].float())  # on the body's device
+        res = body(shape=batch.shape[idx].float(), pose=batch.pose[idx].float(),
+                   global_orient=batch.global_orient[idx].float())  # on the body's device
         verts = (res.vertices - res.joints[:, :1]).to(device)
         if out is None:
             out = verts.new_zeros(b, verts.shape[1], 3)
@@ -442,7 +341,7 @@ class _Tally:
     """Running means and segmentation counts of one model variant over an evaluation set."""
 
     def __init__(self) -> None:
-        self.means = _Means()
+        self.means = MeanTally()
         self.fb = SegmentationCounter(2)
         self.parts = SegmentationCounter(7, ignore_index=255)
 
@@ -476,8 +375,8 @@ def _evaluate(checkpoint: str | Path, dataset: str, link_sets: list[tuple[str, .
     data = _dataset_for(dataset, loaded, root, synthetic_size)
     if max_samples is not None and max_samples < len(data):
         data = Subset(data, range(int(max_samples)))
-    loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=num_workers)
-    tallies, baseline = [_Tally() for _ in link_sets], _Means()
+    loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=Batch.collate)
+    tallies, baseline = [_Tally() for _ in link_sets], MeanTally()
     h36m_reg = None
     conventions = ["decomr"]
     if dataset.startswith("h36m") or dataset == "3dpw":
@@ -491,13 +390,13 @@ def _evaluate(checkpoint: str | Path, dataset: str, link_sets: list[tuple[str, .
         notes.append(f"the model predicts {loaded.body.name} meshes; {dataset}'s ground truth is SMPL: "
                      "per-vertex errors need a model trained with body=smpl")
 
-    def update(out: Any, batch: dict[str, Any], tally: _Tally) -> None:
+    def update(out: Any, batch: Batch, tally: _Tally) -> None:
         means, fb, parts = tally.means, tally.fb, tally.parts
         if dataset == "synthetic":
             for name, values in batch_errors(out, batch).items():
                 means.add(name, values)
-            if stage == "full" and "parts" in batch:
-                gt_parts = batch["parts"].long()
+            if stage == "full" and batch.parts is not None:
+                gt_parts = batch.parts.long()
                 if gt_parts.dim() == 4:
                     gt_parts = gt_parts[:, 0]
                 mask, labels = segmentation_from_mesh(out.vertices, out.camera, body, tuple(gt_parts.shape[-2:]))
@@ -507,8 +406,8 @@ def _evaluate(checkpoint: str | Path, dataset: str, link_sets: list[tuple[str, .
         if stage != "full":
             return
         if dataset.startswith("h36m"):
-            gt24 = batch["joints3d"].float()
-            valid = batch["has_3d"].bool()
+            gt24 = batch.joints3d.float()
+            valid = batch.has_3d.bool()
             for conv in conventions:
                 pred = predicted_eval_joints(out.vertices, conv, body=body, h36m_regressor=h36m_reg)
                 gt = gt_eval_joints_from_j24(gt24, conv)
@@ -519,7 +418,7 @@ def _evaluate(checkpoint: str | Path, dataset: str, link_sets: list[tuple[str, .
             if bodies is None or loaded.body.name != "smpl":
                 return
             gt_verts = _gt_smpl_meshes(batch, bodies, device)
-            valid = batch["has_smpl"].bool()
+            valid = batch.has_smpl.bool()
             if dataset == "surreal":
                 _, gt_lsp = body.regress_joints(gt_verts)
                 pve = per_vertex_error(out.vertices, gt_verts, "hips", out.lsp_joints, gt_lsp)
@@ -536,12 +435,12 @@ def _evaluate(checkpoint: str | Path, dataset: str, link_sets: list[tuple[str, .
     n = 0
     for batch in tqdm(loader, disable=not progress, desc=f"eval {dataset}", unit="batch"):
         batch = to_device(batch, device)
-        n += batch["image"].shape[0]
+        n += len(batch)
         if dataset == "synthetic":
             for name, values in template_errors(body, batch).items():
                 baseline.add(name, values)
         for links, tally in zip(link_sets, tallies):  # the same images under every oracle
-            update(_float_output(model(batch["image"], stage=stage,
+            update(_float_output(model(batch.image, stage=stage,
                                        oracle=oracle_for_batch(model, batch, links) if links else None)), batch, tally)
 
     if dataset.startswith("h36m"):
@@ -606,27 +505,29 @@ def check_oracle_links(oracle: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(k for k in ORACLE_LINKS if k in items)
 
 
-def oracle_for_batch(model: Any, batch: dict[str, Any], links: Sequence[str]) -> Any:
-    """The :class:`decomr.models.Oracle` of a synthetic batch for the given links.
+def oracle_for_batch(model: Any, batch: Batch | dict[str, Any], links: Sequence[str]) -> Any:
+    """The :class:`decomr.models.Oracle` of a synthetic :class:`~decomr.data.batch.Batch` for the given links.
 
     The GT location map is the GT mesh (pelvis-centred camera frame, like LNet's output) drawn
     into the model's UV map at its resolution with its own sampler (``mesh_to_map``).
     """
     from decomr.models import Oracle
 
+    batch = as_batch(batch)
     missing = [k for k, need in (("iuv", "iuv"), ("camera", "camera"), ("location_map", "vertices"))
-               if k in links and need not in batch]
+               if k in links and getattr(batch, need) is None]
     if missing:
-        raise ValueError(f"oracle {missing}: the batch has no ground truth for it (keys: {sorted(batch)})")
+        raise ValueError(f"oracle {missing}: the batch has no ground truth for it "
+                         f"(fields: {sorted(k for k, _ in batch.items())})")
     location_map = None
     if "location_map" in links:
         with torch.no_grad():
-            location_map = model.sampler.mesh_to_map(batch["vertices"].float())  # (B, 3, R, R)
-    return Oracle(iuv=batch["iuv"].float() if "iuv" in links else None,
-                  camera=batch["camera"].float() if "camera" in links else None, location_map=location_map)
+            location_map = model.sampler.mesh_to_map(batch.vertices.float())  # (B, 3, R, R)
+    return Oracle(iuv=batch.iuv.float() if "iuv" in links else None,
+                  camera=batch.camera.float() if "camera" in links else None, location_map=location_map)
 
 
-def _lsp_update(out: Any, batch: dict[str, Any], data: Any, body: Any, fb: SegmentationCounter,
+def _lsp_update(out: Any, batch: Batch, data: Any, body: Any, fb: SegmentationCounter,
                 parts: SegmentationCounter, res: int) -> None:
     """Table 4: render in the crop, paste back into the original image, count against the GT there."""
     from decomr.data.crop import uncrop_image
@@ -634,10 +535,10 @@ def _lsp_update(out: Any, batch: dict[str, Any], data: Any, body: Any, fb: Segme
     base = data.dataset if hasattr(data, "dataset") else data  # Subset -> OfficialDataset
     mask, labels = segmentation_from_mesh(out.vertices, out.camera, body, res)
     for i in range(mask.shape[0]):
-        seg = base.load_segmentation(int(batch["index"][i]))  # original resolution
+        seg = base.load_segmentation(int(batch.index[i]))  # original resolution
         gt_mask, gt_parts = seg.mask, seg.parts
         shape = tuple(gt_mask.shape)
-        center, scale = batch["center"][i].double().cpu(), batch["scale"][i].double().cpu()
+        center, scale = batch.center[i].double().cpu(), batch.scale[i].double().cpu()
         pred_mask = uncrop_image(mask[i:i + 1].cpu(), center, scale, shape)[0]
         pred_parts = uncrop_image(labels[i:i + 1].cpu(), center, scale, shape)[0]
         fb.update(pred_mask.long(), gt_mask)

@@ -108,7 +108,7 @@ def oracle_markdown(rows: list[OracleRow]) -> str:
 
 
 def oracle_outputs(checkpoint: str | Path, indices: Any = range(4),
-                   rows: dict[str, tuple[str, ...]] | None = None) -> tuple[dict[str, Any], dict[str, Any], Any]:
+                   rows: dict[str, tuple[str, ...]] | None = None) -> tuple[Any, dict[str, Any], Any]:
     """The model's outputs on a few synthetic test images under each row's oracle (for figures).
 
     Args:
@@ -117,10 +117,12 @@ def oracle_outputs(checkpoint: str | Path, indices: Any = range(4),
         rows: label -> links (default :data:`ORACLE_ROWS`).
 
     Returns:
-        (batch, {label: float32 DecoMROutput}, the loaded model: ``.body``, ``.config``, ...).
+        (the images' :class:`~decomr.data.batch.Batch`, {label: float32 DecoMROutput}, the loaded
+        model: ``.body``, ``.config``, ...).
     """
     import torch
 
+    from decomr.data.batch import Batch
     from decomr.eval.evaluate import oracle_for_batch
     from decomr.train.checkpoint import load_model
     from decomr.train.data import build_test_dataset
@@ -128,11 +130,11 @@ def oracle_outputs(checkpoint: str | Path, indices: Any = range(4),
 
     loaded = load_model(checkpoint)
     data = build_test_dataset(loaded.config, loaded.body, loaded.atlas, split="test")
-    batch = torch.utils.data.default_collate([data[int(i)] for i in indices])
+    batch = Batch.collate([data[int(i)] for i in indices])
     outputs = {}
     model = loaded.model.eval()
     with torch.no_grad():
         for label, links in (rows or ORACLE_ROWS).items():
             oracle = oracle_for_batch(model, batch, links) if links else None
-            outputs[label] = _float_output(model(batch["image"], oracle=oracle))
+            outputs[label] = _float_output(model(batch.image, oracle=oracle))
     return batch, outputs, loaded

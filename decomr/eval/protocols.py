@@ -26,14 +26,16 @@ like ``images/S9_Directions_1.54138969_000001.jpg`` (subject, action, camera, 1-
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence, Union
+from typing import Literal, Sequence
 
 import numpy as np
 import torch
 
+from decomr.body.joints import H36M_J17_NAMES, JOINT_SETS, OFFICIAL_J24_NAMES, conversion_indices, convert
+from decomr.data.h36m import (H36M_FRAME_STRIDE, H36M_FRONTAL_CAMERA, H36M_TEST_SUBJECTS, H36MFrame,
+                              filter_h36m_imgnames, h36m_protocol_mask, in_h36m_protocol, parse_h36m_imgname)
 from decomr.eval.metrics import LSP_HIP_INDICES, mpjpe, pa_mpjpe, root_joint
 
 __all__ = [
@@ -63,33 +65,16 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------------------------
-# Joint sets of the official files
+# Joint sets of the official files (owned by decomr.body.joints: "j24", "h36m17", "j14")
 # --------------------------------------------------------------------------------------------
-#: The 24-joint superset of the official ``.npz`` files (``part``, ``S``; CMR ``utils/config.py``).
-#: The first 14 are the LSP joints. SURREAL's files use the 24 SMPL joints instead.
-OFFICIAL_J24_NAMES: tuple[str, ...] = (
-    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
-    "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
-    "neck_lsp", "head_top_lsp", "pelvis_mpii", "thorax_mpii", "spine_h36m", "jaw_h36m",
-    "head_h36m", "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-)
 #: The 14 evaluation joints from the official 24 (head top -> H36M head, which H36M provides).
-J24_TO_J14: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 18)
+J24_TO_J14: tuple[int, ...] = conversion_indices("j24", "j14")
 #: The pelvis among the official 24 joints (H36M's root; the official S files are centred on it).
-J24_PELVIS = 14
-
-#: The 17 joints of ``J_regressor_h36m.npy`` and of the official H36M ground truth, in the order
-#: the CMR/SPIN files use (their preprocessing puts the raw "Left*" leg joints at 1-3, hence
-#: left before right; consistent with ``H36M_TO_J14`` below).
-H36M_J17_NAMES: tuple[str, ...] = (
-    "pelvis", "left_hip", "left_knee", "left_ankle", "right_hip", "right_knee", "right_ankle",
-    "spine", "thorax", "neck_nose", "head", "left_shoulder", "left_elbow", "left_wrist",
-    "right_shoulder", "right_elbow", "right_wrist",
-)
-#: The 14 LSP joints from the 17 H36M ones (CMR/SPIN ``H36M_TO_J14``).
-H36M_TO_J14: tuple[int, ...] = (6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10)
+J24_PELVIS = JOINT_SETS["j24"].index("pelvis_mpii")
+#: The 14 LSP joints from the 17 H36M ones (CMR/SPIN ``H36M_TO_J14``; thorax as neck, H36M head).
+H36M_TO_J14: tuple[int, ...] = conversion_indices("h36m17", "j14")
 #: Root of the CMR/SPIN protocol: the H36M pelvis.
-H36M_PELVIS = 0
+H36M_PELVIS = JOINT_SETS["h36m17"].index("pelvis")
 
 
 @dataclass(frozen=True)
@@ -224,7 +209,7 @@ def predicted_eval_joints(vertices: torch.Tensor, convention: str | JointConvent
         raise ValueError(f"h36m_regressor: expected shape (17, {vertices.shape[1]}), got {tuple(R.shape)}")
     j17 = torch.einsum("jv,bvc->bjc", R.to(vertices), vertices)  # (B, 17, 3)
     root = j17[:, [H36M_PELVIS]]
-    return EvalJoints(j17[:, list(H36M_TO_J14)] - root, root, conv.name)
+    return EvalJoints(convert(j17, "h36m17", "j14")[0] - root, root, conv.name)
 
 
 def gt_eval_joints_from_j24(joints24: torch.Tensor, convention: str | JointConvention = "decomr") -> EvalJoints:
@@ -247,7 +232,7 @@ def gt_eval_joints_from_j24(joints24: torch.Tensor, convention: str | JointConve
     if joints24.dim() != 3 or joints24.shape[1] != 24 or joints24.shape[2] not in (3, 4):
         raise ValueError(f"joints24: expected shape (B, 24, 3) or (B, 24, 4), got {tuple(joints24.shape)}")
     j24 = joints24[..., :3]
-    j14 = j24[:, list(J24_TO_J14)]
+    j14, _ = convert(j24, "j24", "j14")
     root = root_joint(j14, "hips", LSP_HIP_INDICES) if conv.root == "hips" else j24[:, [J24_PELVIS]]
     return EvalJoints(j14 - root, root, conv.name)
 
@@ -271,85 +256,3 @@ def joint_errors(pred: EvalJoints, gt: EvalJoints) -> JointErrors:
         raise ValueError(f"gt: expected convention {pred.convention!r} like pred, got {gt.convention!r}")
     return JointErrors(mpjpe=mpjpe(pred.joints, gt.joints, root=None),
                        pa_mpjpe=pa_mpjpe(pred.joints, gt.joints))
-
-
-# --------------------------------------------------------------------------------------------
-# Human3.6M protocols P1 / P2
-# --------------------------------------------------------------------------------------------
-#: Test subjects (Sec. 4.1: S1, S5, S6, S7, S8 train; S9, S11 test).
-H36M_TEST_SUBJECTS: tuple[int, ...] = (9, 11)
-#: The frontal camera of protocol 2.
-H36M_FRONTAL_CAMERA = "60457274"
-#: Both protocols keep every 5th frame (frames 1, 6, 11, ... in the 1-based image names).
-H36M_FRAME_STRIDE = 5
-
-_H36M_NAME = re.compile(r"(?:^|[/\\])S(\d+)_(.+)\.(\d+)_(\d+)\.(?:jpg|jpeg|png)$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class H36MFrame:
-    """What an official H36M image name encodes.
-
-    Attributes:
-        subject: e.g. 9 for ``S9``.
-        action: e.g. ``"Directions_1"`` (spaces were replaced by underscores).
-        camera: e.g. ``"60457274"``.
-        frame: 1-based frame number in the video.
-    """
-
-    subject: int
-    action: str
-    camera: str
-    frame: int
-
-
-def parse_h36m_imgname(name: str) -> H36MFrame:
-    """Parse ``[images/]S9_Directions_1.54138969_000001.jpg``.
-
-    Raises:
-        ValueError: the name does not follow the official pattern.
-    """
-    m = _H36M_NAME.search(str(name))
-    if m is None:
-        raise ValueError(
-            f"name: expected an official H36M image name like 'images/S9_Directions_1.54138969_000001.jpg', got {name!r}")
-    return H36MFrame(int(m.group(1)), m.group(2), m.group(3), int(m.group(4)))
-
-
-def _protocol(protocol: Union[int, str]) -> int:
-    p = {1: 1, 2: 2, "1": 1, "2": 2, "p1": 1, "p2": 2}.get(
-        protocol.lower() if isinstance(protocol, str) else protocol)
-    if p is None:
-        raise ValueError(f"protocol: expected 1, 2, 'p1' or 'p2', got {protocol!r}")
-    return p
-
-
-def in_h36m_protocol(frame: H36MFrame, protocol: Union[int, str]) -> bool:
-    """Whether a parsed frame belongs to protocol P1 or P2 (see :func:`h36m_protocol_mask`)."""
-    p = _protocol(protocol)
-    return (frame.subject in H36M_TEST_SUBJECTS
-            and (frame.frame - 1) % H36M_FRAME_STRIDE == 0
-            and (p == 1 or frame.camera == H36M_FRONTAL_CAMERA))
-
-
-def h36m_protocol_mask(imgnames: Sequence[str], protocol: Union[int, str]) -> np.ndarray:
-    """Which official H36M image names belong to protocol P1 or P2.
-
-    Both protocols: subjects S9 and S11, frames 1, 6, 11, ... (every 5th). P1: all cameras;
-    P2: camera 60457274 only.
-
-    Args:
-        imgnames: official image names (with or without the ``images/`` folder).
-        protocol: 1 / 2 (or ``"p1"`` / ``"p2"``).
-
-    Returns:
-        (N,) bool array.
-    """
-    p = _protocol(protocol)
-    return np.fromiter((in_h36m_protocol(parse_h36m_imgname(n), p) for n in imgnames),
-                       dtype=bool, count=len(imgnames))
-
-
-def filter_h36m_imgnames(imgnames: Sequence[str], protocol: Union[int, str]) -> list[int]:
-    """Indices of the image names kept by protocol P1 or P2 (see :func:`h36m_protocol_mask`)."""
-    return np.flatnonzero(h36m_protocol_mask(imgnames, protocol)).tolist()

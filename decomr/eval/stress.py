@@ -170,7 +170,7 @@ def stress_sweep(checkpoint: str | Path, factor: str, values: Sequence[float] | 
     from tqdm.auto import tqdm
 
     from decomr.data.synthetic import SyntheticBatchGenerator
-    from decomr.eval.evaluate import batch_errors, template_errors
+    from decomr.train.errors import batch_errors, template_errors
     from decomr.train.checkpoint import load_model
     from decomr.train.loop import _float_output
 
@@ -183,7 +183,7 @@ def stress_sweep(checkpoint: str | Path, factor: str, values: Sequence[float] | 
     if loaded.config.data.source != "synthetic":
         raise ValueError(f"{checkpoint}: trained on {loaded.config.data.source!r} data; stress sweeps render the "
                          "synthetic test images the model was trained for (a synthetic-trained checkpoint)")
-    syn = loaded.config.data.synthetic
+    syn = loaded.config.synthetic  # the complete SyntheticConfig (image sizes from the model)
     syn = dataclasses.replace(syn, test_size=max(num_samples, syn.test_size))  # sample i is test image i
     gen = SyntheticBatchGenerator(syn, device=device, body=loaded.body, atlases={loaded.atlas.name: loaded.atlas})
     model = loaded.model.eval()
@@ -205,7 +205,7 @@ def stress_sweep(checkpoint: str | Path, factor: str, values: Sequence[float] | 
             idx = list(range(start, min(start + batch_size, num_samples)))
             batch = gen.render(params.select(idx))
             with torch.no_grad():
-                out = _float_output(model(batch["image"]))
+                out = _float_output(model(batch.image))
             errs, temp = batch_errors(out, batch), template_errors(loaded.body, batch)
             for k in _METRICS:
                 per_model[k].append(errs[k].float().cpu())

@@ -8,7 +8,7 @@
 - :mod:`decomr.experiments.tables`        Tables 2-4 and supplementary Table 2 (3DPW) for one
   checkpoint: every dataset present, the paper's comparison rows beside ours
 - :mod:`decomr.experiments.figures`       Figure 7 (UV continuity), 8 (qualitative), 9 (failures)
-- :mod:`decomr.experiments.cli`           ``decomr reproduce table5 | tables | figures``
+- :mod:`decomr.cli.experiments`           ``decomr reproduce table5 | tables | figures``
 
 Typical use::
 

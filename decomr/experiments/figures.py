@@ -27,6 +27,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from decomr.body.joints import LSP_JOINT_NAMES
+from decomr.data.batch import Batch
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -46,7 +49,9 @@ __all__ = [
 
 _MM = 1000.0
 #: LSP joint indices used as zoom centres: right/left wrist, right/left ankle.
-_ZOOMS = (("right hand", 6), ("left hand", 11), ("right foot", 0), ("left foot", 5))
+_ZOOMS = tuple((label, LSP_JOINT_NAMES.index(joint)) for label, joint in (
+    ("right hand", "right_wrist"), ("left hand", "left_wrist"),
+    ("right foot", "right_ankle"), ("left foot", "left_ankle")))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -90,8 +95,8 @@ def _test_data(loaded: Any, size: int) -> Any:
     return build_test_dataset(config, loaded.body, loaded.atlas, split="test")
 
 
-def _collate(data: Any, indices: Sequence[int]) -> dict[str, torch.Tensor]:
-    return torch.utils.data.default_collate([data[int(i)] for i in indices])
+def _collate(data: Any, indices: Sequence[int]) -> Batch:
+    return Batch.collate([data[int(i)] for i in indices])
 
 
 @torch.no_grad()
@@ -107,7 +112,7 @@ def per_sample_errors(loaded: Any, indices: Sequence[int], batch_size: int = 16,
     Returns:
         :class:`PerSampleErrors` (CPU tensors).
     """
-    from decomr.eval.evaluate import batch_errors
+    from decomr.train.errors import batch_errors
 
     indices = [int(i) for i in indices]
     if not indices:
@@ -118,8 +123,8 @@ def per_sample_errors(loaded: Any, indices: Sequence[int], batch_size: int = 16,
                                                             "camera", "lsp_joints", "uv", "mask_logits")}
     for start in range(0, len(indices), batch_size):
         batch = _collate(data, indices[start:start + batch_size])
-        batch = {k: v.to(device) for k, v in batch.items()}
-        out = loaded.model(batch["image"])
+        batch = batch.to(device)
+        out = loaded.model(batch.image)
         errs = batch_errors(out, batch)
         for k in ("mpjpe", "pa_mpjpe", "pve", "mask_iou"):
             parts[k].append(errs[k].float().cpu())
@@ -286,9 +291,9 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
     preds = {a: per_sample_errors(m, indices, batch_size, data) for a, m in models.items()}
     errors, seam, per_image, joint = {}, {}, {}, {}
     for atlas, p in preds.items():
-        errors[atlas] = border_errors(p.vertices, gt["vertices"], faces, border)
-        seam[atlas] = border_errors(p.vertices, gt["vertices"], faces, own_seam)
-        lap = laplacian_error(p.vertices, gt["vertices"], faces) * _MM  # (N, V)
+        errors[atlas] = border_errors(p.vertices, gt.vertices, faces, border)
+        seam[atlas] = border_errors(p.vertices, gt.vertices, faces, own_seam)
+        lap = laplacian_error(p.vertices, gt.vertices, faces) * _MM  # (N, V)
         per_image[atlas] = lap[:, border].mean(1)  # (N,)
         joint[atlas] = {k: float(getattr(p, k).nanmean()) for k in ("mpjpe", "pa_mpjpe", "pve")}
     rule = "given"
@@ -300,12 +305,12 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
                               border_fraction=float(border.float().mean()), rule=rule, seam_errors=seam,
                               seam_fraction=float(own_seam.float().mean()))
 
-    lap_all = {a: laplacian_error(p.vertices[index:index + 1], gt["vertices"][index:index + 1], faces)[0] * _MM
+    lap_all = {a: laplacian_error(p.vertices[index:index + 1], gt.vertices[index:index + 1], faces)[0] * _MM
                for a, p in preds.items()}
     vmax = float(max(torch.quantile(v, 0.98) for v in lap_all.values()))
     cols = 3 + len(_ZOOMS)
     fig, axes = plt.subplots(3, cols, figsize=(2.3 * cols, 7.4), squeeze=False)
-    image = gt["image"][index]
+    image = gt.image[index]
     for row, atlas in enumerate(("continuous", "default")):
         p = preds[atlas]
         ax = axes[row]
@@ -329,16 +334,16 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
                          f"elsewhere {e['interior_mm']:.1f} mm;\ncontinuous seam {seam[atlas]['border_mm']:.1f} mm",
                          fontsize=8)
     ax = axes[2]  # the ground truth, for reference
-    ax[0].imshow(iuv_rgb(gt["iuv"][index]))
+    ax[0].imshow(iuv_rgb(gt.iuv[index]))
     ax[0].set_title("ground-truth IUV (continuous)", fontsize=8)
     ax[1].imshow(image.permute(1, 2, 0).clamp(0, 1).numpy())
     ax[1].set_title("input image", fontsize=8)
-    plot_mesh(ax[2], gt["vertices"][index], faces, None, view="front", frame="camera")
+    plot_mesh(ax[2], gt.vertices[index], faces, None, view="front", frame="camera")
     ax[2].set_title("ground-truth mesh", fontsize=8)
-    gt_lsp = gt["lsp_joints3d"][index]
+    gt_lsp = gt.lsp_joints3d[index]
     for k, (label, joint_index) in enumerate(_ZOOMS):
-        plot_mesh_zoom(ax[3 + k], gt["vertices"][index], faces, gt_lsp[joint_index], 0.16, title=label)
-        _seam_dots(ax[3 + k], gt["vertices"][index], border_only)
+        plot_mesh_zoom(ax[3 + k], gt.vertices[index], faces, gt_lsp[joint_index], 0.16, title=label)
+        _seam_dots(ax[3 + k], gt.vertices[index], border_only)
     for a in ax[:2]:
         a.set_xticks([])
         a.set_yticks([])
@@ -354,7 +359,7 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
 # ------------------------------------------------------------------------------------------------
 # Figures 8 and 9
 # ------------------------------------------------------------------------------------------------
-def _rows(fig_axes: Any, gt: dict[str, torch.Tensor], pred: PerSampleErrors, rows: Sequence[int], faces: torch.Tensor,
+def _rows(fig_axes: Any, gt: Batch, pred: PerSampleErrors, rows: Sequence[int], faces: torch.Tensor,
           titles: Sequence[str] | None = None) -> None:
     """Draw one row per sample: image | predicted IUV | mesh overlay | side view (GT in grey)."""
     from decomr.viz.body_plots import plot_mesh
@@ -363,10 +368,10 @@ def _rows(fig_axes: Any, gt: dict[str, torch.Tensor], pred: PerSampleErrors, row
     axes = fig_axes
     for r, i in enumerate(rows):
         ax = axes[r]
-        ax[0].imshow(gt["image"][i].permute(1, 2, 0).clamp(0, 1).numpy())
+        ax[0].imshow(gt.image[i].permute(1, 2, 0).clamp(0, 1).numpy())
         ax[1].imshow(iuv_rgb(torch.cat([(pred.mask_logits[i] > 0).float(), pred.uv[i]])))
-        ax[2].imshow(_mesh_overlay(gt["image"][i], pred.vertices[i], pred.camera[i], faces))
-        plot_mesh(ax[3], gt["vertices"][i], faces, "#bdbdbd", view="right", frame="camera", alpha=0.35)
+        ax[2].imshow(_mesh_overlay(gt.image[i], pred.vertices[i], pred.camera[i], faces))
+        plot_mesh(ax[3], gt.vertices[i], faces, "#bdbdbd", view="right", frame="camera", alpha=0.35)
         plot_mesh(ax[3], pred.vertices[i], faces, "#8fb3de", view="right", frame="camera")
         for a in ax[:3]:
             a.set_xticks([])
@@ -437,7 +442,7 @@ class FailureAnalysis:
                 for k in self.worst_mean]
 
 
-def sample_attributes(data: Any, indices: Sequence[int], gt: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+def sample_attributes(data: Any, indices: Sequence[int], gt: Batch | None = None) -> dict[str, torch.Tensor]:
     """Per-image attributes of synthetic test samples that can explain failures.
 
     Returns:
@@ -453,20 +458,20 @@ def sample_attributes(data: Any, indices: Sequence[int], gt: dict[str, torch.Ten
     from decomr.uv.maps import camera_frame_vertices
 
     gt = gt if gt is not None else _collate(data, indices)
-    rot = axis_angle_to_matrix(gt["global_orient"].float())  # (N, 3, 3) canonical -> camera
+    rot = axis_angle_to_matrix(gt.global_orient.float())  # (N, 3, 3) canonical -> camera
     forward = rot[:, :, 2]  # the body's +z (its front) in the camera frame
     yaw = torch.rad2deg(torch.atan2(forward[:, 0], -forward[:, 2])).abs()
     base = data.dataset if hasattr(data, "dataset") else data
     body = base._body
     template = body.regress_joints(camera_frame_vertices(body))[1]  # (1, 14, 3) the rest pose
-    lsp = gt["lsp_joints3d"].float()
+    lsp = gt.lsp_joints3d.float()
     pose_mm = pa_mpjpe(template.expand(lsp.shape[0], -1, -1).to(lsp), lsp) * _MM  # how far from the rest pose
     occluded, blur = [], []
     for i in indices:
         params = sample_params(base.config, "test", int(i), base._body)
         occluded.append(float(params.occluders.boxes[..., 4].sum() > 0))
         blur.append(float(params.blur.reshape(-1)[0]))
-    truncated = (gt["lsp_keypoints"][..., 2] < 0.5).float().sum(-1)
+    truncated = (gt.lsp_keypoints[..., 2] < 0.5).float().sum(-1)
     return {"yaw_deg": yaw, "back_facing": (yaw > 90).float(), "pose_from_rest_mm": pose_mm.float(),
             "occluded": torch.tensor(occluded), "truncated_joints": truncated, "blur_px": torch.tensor(blur)}
 

@@ -8,7 +8,7 @@ Example::
 
 Modules: :mod:`~decomr.export.mesh` (OBJ/PLY writers), :mod:`~decomr.export.images` (PNG, IUV
 encoding), :mod:`~decomr.export.prediction` (the files of ``decomr predict``),
-:mod:`~decomr.export.onnx` (ONNX export and onnxruntime check), :mod:`~decomr.export.cli`
+:mod:`~decomr.export.onnx` (ONNX export and onnxruntime check), :mod:`~decomr.cli.export`
 (``decomr export-onnx``). The ONNX module imports nothing beyond torch until used.
 """
 from decomr.export.images import decode_iuv, encode_iuv, read_iuv_png, write_iuv_png, write_png

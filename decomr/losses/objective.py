@@ -75,8 +75,8 @@ class LossTargets:
     has_3d: torch.Tensor | None = None
 
     @classmethod
-    def from_batch(cls, batch: Mapping[str, torch.Tensor], sampler: Any = None) -> "LossTargets":
-        """Targets from a batch of ``decomr.data`` samples (keys as in ``decomr.data.synthetic``).
+    def from_batch(cls, batch: Any, sampler: Any = None) -> "LossTargets":
+        """Targets from a :class:`~decomr.data.batch.Batch` of ``decomr.data`` samples.
 
         Uses ``iuv``, ``keypoints``, ``joints3d``, ``vertices`` and the optional ``has_iuv``,
         ``has_mesh``, ``has_3d`` masks. The ground-truth location map is rasterised from the
@@ -85,18 +85,18 @@ class LossTargets:
         sampler or vertices there is no location-map target.
 
         Args:
-            batch: dict of batched tensors.
+            batch: a :class:`~decomr.data.batch.Batch` (read by attribute: the losses sit below the
+                data layer and do not import it), or a dict of its fields.
             sampler: object with ``mesh_to_map((B, V, 3)) -> (B, 3, R, R)``.
         """
+        get = batch.get if isinstance(batch, Mapping) else (lambda key: getattr(batch, key, None))
         location_map = None
-        vertices = batch.get("vertices")
-        if sampler is not None and vertices is not None:
+        if sampler is not None and get("vertices") is not None:
             with torch.no_grad():
-                location_map = sampler.mesh_to_map(vertices)  # (B, 3, R, R)
+                location_map = sampler.mesh_to_map(get("vertices"))  # (B, 3, R, R)
         return cls(
-            iuv=batch.get("iuv"), location_map=location_map, joints3d=batch.get("joints3d"),
-            keypoints2d=batch.get("keypoints"), has_iuv=batch.get("has_iuv"), has_mesh=batch.get("has_mesh"),
-            has_3d=batch.get("has_3d"),
+            iuv=get("iuv"), location_map=location_map, joints3d=get("joints3d"), keypoints2d=get("keypoints"),
+            has_iuv=get("has_iuv"), has_mesh=get("has_mesh"), has_3d=get("has_3d"),
         )
 
 

@@ -65,7 +65,7 @@ class LNet(nn.Module):
             # The residual starts at exactly 0: a fresh model predicts the template body. (PyTorch's
             # default initialisation is within 0.5 mm of that in eval mode, measured over 3 seeds:
             # a fresh model is not what makes early training worse than the template; see
-            # decomr.train.diagnose.)
+            # decomr.eval.diagnose.)
             nn.init.zeros_(self.head[-1].weight)
             nn.init.zeros_(self.head[-1].bias)
 

@@ -6,14 +6,17 @@ Example::
     predictor = Predictor.from_checkpoint()        # newest release in data/checkpoints/
     pred = predictor.predict("photo.jpg")          # whole-image crop; or boxes=..., masks=...
 
-Modules: :mod:`~decomr.predict.loading` (checkpoints, errors that say how to get one),
-:mod:`~decomr.predict.images` (reading images), :mod:`~decomr.predict.predictor` (the predictor),
+Checkpoints, releases and their errors come from :mod:`decomr.train.checkpoint` (re-exported
+here). Modules: :mod:`~decomr.predict.images` (reading images), :mod:`~decomr.predict.predictor` (the predictor),
 :mod:`~decomr.predict.overlay` (mesh and IUV drawn in the original image),
-:mod:`~decomr.predict.cli` (``decomr predict``).
+:mod:`~decomr.cli.predict` (``decomr predict``).
 """
 from decomr.predict.images import IMAGE_SUFFIXES, ImageReadError, as_image_list, list_images, read_image
-from decomr.predict.loading import (
+from decomr.predict.overlay import MeshLayer, compose, iuv_colors, iuv_layer, mesh_layer, overlay_image
+from decomr.predict.predictor import Prediction, Predictor, crop_to_image, resolve_device, whole_image_center_scale
+from decomr.train.checkpoint import (
     CHECKPOINT_HELP,
+    RELEASED_CHECKPOINT,
     CheckpointError,
     CheckpointInfo,
     CheckpointNotFoundError,
@@ -21,15 +24,15 @@ from decomr.predict.loading import (
     checkpoint_dir,
     find_checkpoint,
     read_checkpoint,
+    released_checkpoint,
     save_model_release,
 )
-from decomr.predict.overlay import MeshLayer, compose, iuv_colors, iuv_layer, mesh_layer, overlay_image
-from decomr.predict.predictor import Prediction, Predictor, crop_to_image, resolve_device, whole_image_center_scale
 
 __all__ = [
     "Predictor", "Prediction", "crop_to_image", "whole_image_center_scale", "resolve_device",
     "CHECKPOINT_HELP", "CheckpointError", "CheckpointNotFoundError", "CheckpointInfo",
-    "checkpoint_dir", "find_checkpoint", "read_checkpoint", "build_model", "save_model_release",
+    "RELEASED_CHECKPOINT", "checkpoint_dir", "released_checkpoint", "find_checkpoint", "read_checkpoint", "build_model",
+    "save_model_release",
     "IMAGE_SUFFIXES", "ImageReadError", "read_image", "list_images", "as_image_list",
     "MeshLayer", "mesh_layer", "iuv_layer", "iuv_colors", "compose", "overlay_image",
 ]

@@ -37,7 +37,7 @@ import torch
 
 from decomr.data.crop import BBOX_RESCALE, PIXELS_PER_SCALE, bbox_to_center_scale, crop_image, mask_to_center_scale
 from decomr.predict.images import as_image_list
-from decomr.predict.loading import CheckpointInfo, build_model, read_checkpoint
+from decomr.train.checkpoint import CheckpointInfo, build_model, read_checkpoint
 from decomr.render.cameras import weak_perspective_project
 
 log = logging.getLogger(__name__)

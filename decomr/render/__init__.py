@@ -12,7 +12,7 @@ Typical use::
                       corner_uv=atlas.corner_uv(), vertex_labels=body.lsp_parts)
     out.iuv   # (B, 3, 56, 56): mask, u, v
 """
-from .cameras import (
+from decomr.render.cameras import (
     PerspectiveCamera,
     focal_pixels_to_normalized,
     intrinsics_to_normalized,
@@ -25,7 +25,7 @@ from .cameras import (
     weak_perspective_to_translation,
     weak_perspective_vertices,
 )
-from .images import (
+from decomr.render.images import (
     RenderOutput,
     render_body,
     render_depth,
@@ -35,7 +35,7 @@ from .images import (
     render_shaded,
     vertex_normals,
 )
-from .rasterizer import Fragments, default_chunk, interpolate_face_attrs, interpolate_vertex_attrs, rasterize
+from decomr.render.rasterizer import Fragments, default_chunk, interpolate_face_attrs, interpolate_vertex_attrs, rasterize
 
 __all__ = [
     "Fragments",

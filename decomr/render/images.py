@@ -25,8 +25,8 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .cameras import PerspectiveCamera, weak_perspective_vertices
-from .rasterizer import (
+from decomr.render.cameras import PerspectiveCamera, weak_perspective_vertices
+from decomr.render.rasterizer import (
     Fragments,
     _check_fragments,
     _gather_visible,

@@ -3,12 +3,13 @@
 - :mod:`decomr.train.config`      :class:`TrainConfig` (model + loss + data + train sections), YAML
   files, typed ``key=value`` overrides
 - :mod:`decomr.train.loop`        :func:`lr_at`, :func:`train_step`, :func:`evaluate`, :func:`train`
+- :mod:`decomr.train.fit`         :func:`fit`: a short training on in-memory batches (the notebooks' experiments)
+- :mod:`decomr.train.errors`      per-sample errors reported in training and evaluation, the template baseline
 - :mod:`decomr.train.targets`     ground truth on the fly (GT location maps, joint sets, GT IUV)
 - :mod:`decomr.train.data`        per-step deterministic, sharded, resumable batches (two pipelines)
-- :mod:`decomr.train.checkpoint`  atomic, ``weights_only`` checkpoints; fp16 releases; :func:`load_model`
+- :mod:`decomr.train.checkpoint`  checkpoint and release files: format, atomic writing, :func:`load_model`, errors
 - :mod:`decomr.train.distributed` ``torchrun`` + DDP helpers
-- :mod:`decomr.train.diagnose`    why a run does (not) learn: per-term gradients, the constant floor
-- :mod:`decomr.train.cli`         ``decomr train``
+- ``decomr train``: :mod:`decomr.cli.train`; why a run does (not) learn: :mod:`decomr.eval.diagnose`
 
 Typical use::
 
@@ -23,16 +24,20 @@ from __future__ import annotations
 from decomr._lazy import lazy_exports
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "decomr.train.config": ("TrainConfig", "OptimConfig", "DataConfig", "apply_overrides", "load_config",
-                            "save_config", "describe_config", "config_keys", "LINKED_KEYS"),
+    "decomr.train.config": ("TrainConfig", "OptimConfig", "DataConfig", "SyntheticSection", "AugmentSection",
+                            "apply_overrides", "load_config", "save_config", "describe_config", "config_keys",
+                            "DUPLICATE_KEYS"),
     "decomr.train.loop": ("lr_at", "train_step", "StepResult", "NonFiniteLossError", "evaluate", "EvalResult",
                           "train", "TrainResult", "RunExistsError", "ResumeMismatchError"),
     "decomr.train.targets": ("make_targets", "BatchTargets", "fit_weak_perspective"),
     "decomr.train.data": ("StepBatchSampler", "SeededDataset", "build_train_dataset", "build_test_dataset",
                           "build_test_loader", "build_train_source"),
     "decomr.train.checkpoint": ("save_checkpoint", "load_checkpoint", "Checkpoint", "export_release", "load_model",
-                                "LoadedModel", "release_size_bytes"),
+                                "LoadedModel", "release_size_bytes", "CheckpointError", "CheckpointNotFoundError",
+                                "CheckpointInfo", "find_checkpoint", "read_checkpoint", "build_model",
+                                "save_model_release"),
     "decomr.train.distributed": ("DistInfo", "init_distributed", "wrap_ddp"),
-    "decomr.train.diagnose": ("probe_run", "ProbeRow", "term_gradient_norms", "constant_prediction_errors"),
+    "decomr.train.fit": ("fit", "score_batches", "mesh_errors"),
+    "decomr.train.errors": ("batch_errors", "template_errors"),
 }
 __all__, __getattr__, __dir__ = lazy_exports("decomr.train", globals(), _EXPORTS)

@@ -6,6 +6,10 @@
 Adam, lr 2.5e-4, batch 128, constant lr, stage 1 = CNet alone for 5 epochs, stage 2 =
 end to end for 30 epochs.
 
+Each fact has one key: ``model.img_size``, ``model.iuv_size``, ``model.atlas`` and ``body`` also
+size the data; :attr:`TrainConfig.synthetic` and :attr:`TrainConfig.augmentation` are the complete
+configs handed to the data code (``data.*`` holds the rest of their settings).
+
 Three ways to get one, all validated the same way:
 
 * Python: ``TrainConfig()`` (paper), ``TrainConfig.quick()`` (2-core CPU, minutes);
@@ -16,7 +20,8 @@ Three ways to get one, all validated the same way:
   and checked against the field's type; unknown keys raise ``ValueError`` listing close matches.
 
 The config travels with every checkpoint as plain dicts (:meth:`TrainConfig.to_dict`) and is
-written next to the run as ``config.yaml``, so ``resume`` needs nothing else.
+written next to the run as ``config.yaml``, so ``resume`` needs nothing else. Older configs that
+repeat those values inside ``data`` still load when the copies agree (:data:`DUPLICATE_KEYS`).
 
 >>> cfg = apply_overrides(TrainConfig.quick(), ["train.lr=1e-4", "model.backbone=resnet18"])
 >>> cfg.train.lr, cfg.model.backbone
@@ -28,14 +33,15 @@ ValueError: unknown config key 'train.learning_rate'. Did you mean: train.lr, ..
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
+import functools
 import math
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import yaml
 
@@ -44,23 +50,22 @@ from decomr.data.synthetic import SyntheticConfig
 from decomr.losses import LossConfig
 from decomr.models import ModelConfig
 
-__all__ = [
-    "OptimConfig",
-    "DataConfig",
-    "TrainConfig",
-    "apply_overrides",
-    "load_config",
-    "save_config",
-    "config_from_dict",
-    "config_to_dict",
-    "config_keys",
-    "describe_config",
-    "LINKED_KEYS",
-]
+__all__ = ["OptimConfig", "DataConfig", "SyntheticSection", "AugmentSection", "TrainConfig", "DUPLICATE_KEYS",
+           "apply_overrides", "load_config", "save_config", "config_from_dict", "config_to_dict", "config_keys",
+           "describe_config"]
 
 LR_SCHEDULES = ("constant", "cosine")
 DATA_SOURCES = ("synthetic", "official")
 PIPELINES = ("auto", "gpu", "loader")
+
+#: Fields of the data configs that a TrainConfig fills from their one source (a key of the config).
+SYNTHETIC_FROM: dict[str, str] = {"image_size": "model.img_size", "iuv_size": "model.iuv_size",
+                                  "atlas": "model.atlas", "body": "body"}
+AUGMENT_FROM: dict[str, str] = {"crop_size": "model.img_size"}
+#: Keys that older configs repeated inside ``data`` -> the one key holding that value now. They are
+#: still read (and dropped) when they agree with it.
+DUPLICATE_KEYS: dict[str, str] = {**{f"data.synthetic.{k}": v for k, v in SYNTHETIC_FROM.items()},
+                                  **{f"data.augmentation.{k}": v for k, v in AUGMENT_FROM.items()}}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -111,29 +116,42 @@ class OptimConfig:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
         _check(self.lr > 0, "train.lr", "> 0", self.lr)
         _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "train.betas", "two values in [0, 1)", self.betas)
-        _check(self.weight_decay >= 0, "train.weight_decay", ">= 0", self.weight_decay)
         _check(self.lr_schedule in LR_SCHEDULES, "train.lr_schedule", f"one of {LR_SCHEDULES}", self.lr_schedule)
         _check(0 <= self.min_lr <= self.lr, "train.min_lr", f"in [0, lr={self.lr}]", self.min_lr)
-        _check(self.warmup_steps >= 0, "train.warmup_steps", ">= 0", self.warmup_steps)
-        _check(self.grad_clip >= 0, "train.grad_clip", ">= 0", self.grad_clip)
-        _check(self.batch_size >= 1, "train.batch_size", ">= 1", self.batch_size)
         _check(self.grad_accum >= 1 and self.batch_size % self.grad_accum == 0, "train.grad_accum",
                f">= 1 and dividing batch_size={self.batch_size}", self.grad_accum)
-        _check(self.stage1_epochs >= 0, "train.stage1_epochs", ">= 0", self.stage1_epochs)
-        _check(self.stage2_epochs >= 0, "train.stage2_epochs", ">= 0", self.stage2_epochs)
-        for name in ("stage1_steps", "stage2_steps"):
-            value = getattr(self, name)
-            _check(value is None or value >= 0, f"train.{name}", "None or >= 0", value)
-        _check(self.epoch_size is None or self.epoch_size >= 1, "train.epoch_size", "None or >= 1", self.epoch_size)
         _check(self.pipeline in PIPELINES, "train.pipeline", f"one of {PIPELINES}", self.pipeline)
-        _check(self.num_workers >= 0, "train.num_workers", ">= 0", self.num_workers)
-        _check(self.cpu_threads >= 0, "train.cpu_threads", ">= 0", self.cpu_threads)
-        for name in ("log_every", "ckpt_every"):
-            _check(getattr(self, name) >= 1, f"train.{name}", ">= 1", getattr(self, name))
-        for name in ("eval_every", "image_every"):
+        for name in ("weight_decay", "warmup_steps", "grad_clip", "stage1_epochs", "stage2_epochs", "num_workers",
+                     "cpu_threads", "eval_every", "image_every", "max_minutes"):
             _check(getattr(self, name) >= 0, f"train.{name}", ">= 0", getattr(self, name))
-        _check(self.eval_batches is None or self.eval_batches >= 1, "train.eval_batches", "None or >= 1", self.eval_batches)
-        _check(self.max_minutes >= 0, "train.max_minutes", ">= 0", self.max_minutes)
+        for name in ("batch_size", "log_every", "ckpt_every"):
+            _check(getattr(self, name) >= 1, f"train.{name}", ">= 1", getattr(self, name))
+        for name, low in (("stage1_steps", 0), ("stage2_steps", 0), ("epoch_size", 1), ("eval_batches", 1)):
+            value = getattr(self, name)
+            _check(value is None or value >= low, f"train.{name}", f"None or >= {low}", value)
+
+
+def _section(full: type, filled: dict[str, str], name: str) -> type:
+    """A frozen dataclass with the fields (types, defaults) of config class ``full`` but ``filled``;
+    its ``build(**filled_values)`` makes the complete config (also run, with defaults, to validate it)."""
+    hints = typing.get_type_hints(full)
+    specs = [(f.name, hints[f.name], field(default=f.default, default_factory=f.default_factory))
+             for f in dataclasses.fields(full) if f.name not in filled]
+
+    def build(self: Any, **values: Any) -> Any:
+        """The complete config: these settings and ``values`` (the filled fields)."""
+        return full(**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, **values)
+
+    doc = (f"{full.__name__} settings inside a TrainConfig: all but "
+           f"{', '.join(f'{k} (= {v})' for k, v in filled.items())}.")
+    return dataclasses.make_dataclass(name, specs, frozen=True, namespace={
+        "__module__": __name__, "__doc__": doc, "__post_init__": build, "build": build, "full_config": full})
+
+
+#: ``data.synthetic``: :class:`~decomr.data.synthetic.SyntheticConfig` without its output geometry.
+SyntheticSection = _section(SyntheticConfig, SYNTHETIC_FROM, "SyntheticSection")
+#: ``data.augmentation``: :class:`~decomr.data.augment.AugmentConfig` without ``crop_size``.
+AugmentSection = _section(AugmentConfig, AUGMENT_FROM, "AugmentSection")
 
 
 @dataclass(frozen=True)
@@ -141,17 +159,17 @@ class DataConfig:
     """What to train and evaluate on (the ``data.*`` keys)."""
 
     source: str = "synthetic"  # "synthetic" (Anny renders, works out of the box) or "official"
-    # Synthetic data (decomr.data.synthetic): sizes, splits, appearance, ... Its image_size,
-    # iuv_size, body and atlas must equal model.img_size, model.iuv_size, body and model.atlas
-    # (a key=value override of one sets the other too).
-    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    # Synthetic data (decomr.data.synthetic): splits, people, camera, appearance. Its image_size,
+    # iuv_size, atlas and body are model.img_size, model.iuv_size, model.atlas and body
+    # (TrainConfig.synthetic is the complete SyntheticConfig).
+    synthetic: SyntheticSection = field(default_factory=SyntheticSection)
     # Pre-rendered synthetic train split (decomr.data.cache, `decomr render-synthetic`): a folder,
     # relative paths under data/; rendered with every core at the start when missing (resumable).
     # "" renders the training images on the fly instead.
     cache: str = ""
     eval_split: str = "val"  # synthetic split evaluated during training (best.pt); `decomr eval` uses "test"
     augment: bool = True  # the paper's augmentation of training samples (Sec. 4.1: flip, colour, rotation, scale)
-    augmentation: AugmentConfig = field(default_factory=AugmentConfig)  # its settings (crop_size = model.img_size)
+    augmentation: AugmentSection = field(default_factory=AugmentSection)  # its settings (crop = model.img_size)
     # Official data (decomr.data.official; licence-gated, see `decomr info`): "name:split" items.
     official_train: tuple[str, ...] = ("h36m:train", "up3d:trainval")  # paper (Sec. 4.1): H36M + UP-3D, by size
     # Evaluated by `decomr eval` (Table 2's protocol 2). It is never used during training: best.pt
@@ -165,6 +183,9 @@ class DataConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "official_train", tuple(str(s) for s in self.official_train))
         _check(self.source in DATA_SOURCES, "data.source", f"one of {DATA_SOURCES}", self.source)
+        for key, section in (("synthetic", SyntheticSection), ("augmentation", AugmentSection)):
+            _check(isinstance(getattr(self, key), section), f"data.{key}",
+                   f"a {section.__name__} ({section.__doc__.rstrip('.')})", type(getattr(self, key)).__name__)
         _check(self.eval_split in ("val", "test"), "data.eval_split", "'val' or 'test'", self.eval_split)
         _check(0.0 < self.official_val_fraction < 0.5, "data.official_val_fraction", "in (0, 0.5)",
                self.official_val_fraction)
@@ -187,18 +208,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check(bool(self.name) and "/" not in self.name, "name", "a non-empty name without '/'", self.name)
         _check(self.body in ("anny", "smpl"), "body", "'anny' or 'smpl'", self.body)
-        # Keys that must agree (apply_overrides keeps them in step: see LINKED_KEYS).
-        m, d = self.model, self.data
-        _check(d.augmentation.crop_size == m.img_size, "data.augmentation.crop_size",
-               f"model.img_size={m.img_size}", d.augmentation.crop_size)
-        if d.source == "synthetic":
-            syn = d.synthetic
-            _check(syn.image_size == m.img_size, "data.synthetic.image_size", f"model.img_size={m.img_size}",
-                   syn.image_size)
-            _check(syn.iuv_size == m.iuv_size, "data.synthetic.iuv_size", f"model.iuv_size={m.iuv_size}", syn.iuv_size)
-            _check(syn.body == self.body, "data.synthetic.body", f"body={self.body!r}", syn.body)
-            _check(syn.atlas == m.atlas or (syn.atlas == "both" and m.atlas == "continuous"), "data.synthetic.atlas",
-                   f"model.atlas={m.atlas!r} (the atlas of the GT IUV images)", syn.atlas)
+        _ = self.synthetic, self.augmentation  # building them validates the complete data configs
 
     # ---------------------------------------------------------------- presets
     @classmethod
@@ -208,8 +218,7 @@ class TrainConfig:
         ``configs/quick.yaml`` holds the same values (a test checks it).
         """
         model = ModelConfig.quick(pretrained=None, img_size=128, iuv_size=32)
-        synthetic = SyntheticConfig(image_size=128, iuv_size=32, train_size=2000, val_size=64, test_size=64)
-        data = DataConfig(synthetic=synthetic, augmentation=AugmentConfig(crop_size=128))
+        data = DataConfig(synthetic=SyntheticSection(train_size=2000, val_size=64, test_size=64))  # model's sizes
         train = OptimConfig(
             batch_size=8, stage1_steps=60, stage2_steps=240, seed=0, device="cpu", amp=False,
             channels_last=False, pipeline="loader", num_workers=1, cpu_threads=1, log_every=10, image_every=0,
@@ -219,6 +228,16 @@ class TrainConfig:
         return dataclasses.replace(config, **sections) if sections else config
 
     # ---------------------------------------------------------------- derived values
+    @property
+    def synthetic(self) -> SyntheticConfig:
+        """The complete synthetic-data config: ``data.synthetic`` at the model's sizes and atlas, of ``body``."""
+        return self.data.synthetic.build(**{k: _get(self, v) for k, v in SYNTHETIC_FROM.items()})
+
+    @property
+    def augmentation(self) -> AugmentConfig:
+        """The complete augmentation config: ``data.augmentation`` cropping to ``model.img_size``."""
+        return self.data.augmentation.build(**{k: _get(self, v) for k, v in AUGMENT_FROM.items()})
+
     @property
     def run_dir(self) -> Path:
         """The run folder (``train.out_dir`` or ``runs/<name>``)."""
@@ -255,10 +274,12 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        """Inverse of :meth:`to_dict`; missing keys take their defaults, unknown keys raise."""
+        """Inverse of :meth:`to_dict`; missing keys take their defaults, unknown keys raise, and the
+        copies older versions kept in ``data`` (:data:`DUPLICATE_KEYS`) load when they agree."""
         return config_from_dict(cls, data)
 
     def replace(self, **changes: Any) -> "TrainConfig":
+        """A copy with some top-level fields replaced (``dataclasses.replace``)."""
         return dataclasses.replace(self, **changes)
 
 
@@ -267,130 +288,109 @@ def _check(ok: bool, key: str, expected: str, got: Any) -> None:
         raise ValueError(f"{key}: expected {expected}, got {got!r}")
 
 
+def _get(config: Any, key: str) -> Any:
+    """The value of dotted ``key`` in a (nested) config, e.g. ``_get(cfg, "model.img_size")``."""
+    return functools.reduce(getattr, key.split("."), config)
+
+
 # ------------------------------------------------------------------------------------------------
-# Generic dataclass <-> dict with type checks
+# Parsing: one short conversion per field type
 # ------------------------------------------------------------------------------------------------
+def _to_bool(value: Any, key: str) -> bool:
+    word = str(value).strip().lower() if isinstance(value, (bool, str)) else None
+    if word in ("true", "yes", "on", "false", "no", "off"):
+        return word in ("true", "yes", "on")
+    raise ValueError(f"{key}: expected a bool (true/false), got {value!r}")
+
+
+def _to_float(value: Any, key: str, expected: str = "a number") -> float:
+    """Numbers and numeric strings (``"1e-4"``, ``"100_000"``); not bools."""
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        try:
+            return float(value.replace("_", "") if isinstance(value, str) else value)
+        except ValueError:
+            pass
+    raise ValueError(f"{key}: expected {expected}, got {value!r}")
+
+
+def _to_int(value: Any, key: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = _to_float(value, key, "an int")
+    if not number.is_integer():  # 2.5; but 1e3 and 1000.0 are ints
+        raise ValueError(f"{key}: expected an int, got {value!r}")
+    return int(number)
+
+
+def _to_str(value: Any, key: str) -> str:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)  # `name: 123` in YAML is the name "123"
+    raise ValueError(f"{key}: expected a string, got {value!r}")
+
+
+def _to_tuple(value: Any, tp: Any, key: str) -> tuple:
+    """``tuple[X, Y]`` (exactly these items) or ``tuple[X, ...]`` (any number) from a list, a
+    ``"a,b"`` string (overrides) or one number (``model.camera_hidden=64``)."""
+    if isinstance(value, str):
+        value = [yaml.safe_load(v) for v in value.strip().strip("()[]").split(",") if v.strip()]
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{key}: expected a list {_type_name(tp)}, got {value!r}")
+    items = typing.get_args(tp)
+    if items[-1] is Ellipsis:
+        items = (items[0],) * len(value)
+    elif len(value) != len(items):
+        raise ValueError(f"{key}: expected {len(items)} values {_type_name(tp)}, got {len(value)}: {value!r}")
+    return tuple(_parse(v, t, f"{key}[{i}]") for i, (v, t) in enumerate(zip(value, items)))
+
+
+_SCALARS = {bool: _to_bool, int: _to_int, float: _to_float, str: _to_str}
+
+
+def _parse(value: Any, tp: Any, key: str, root: type | None = None) -> Any:
+    """``value`` (from YAML, a dict or an override) converted to the field type ``tp``.
+
+    Raises:
+        ValueError: the value does not fit, naming ``key``.
+    """
+    if tp in _SCALARS:
+        return _SCALARS[tp](value, key)
+    if dataclasses.is_dataclass(tp):  # a nested section
+        return value if isinstance(value, tp) else config_from_dict(tp, value, key + ".", root)
+    if typing.get_origin(tp) is tuple:
+        return _to_tuple(value, tp, key)
+    options = typing.get_args(tp)
+    if len(options) == 2 and type(None) in options:  # X | None
+        if value is None or str(value).strip().lower() in ("none", "null", "~"):
+            return None
+        inner = options[0] if options[1] is type(None) else options[1]
+        try:
+            return _parse(value, inner, key, root)
+        except ValueError as err:
+            raise ValueError(f"{err} (or null)") from None
+    raise TypeError(f"{key}: no parser for the field type {_type_name(tp)}")
+
+
+def _type_name(tp: Any) -> str:
+    return tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "")
+
+
 def config_to_dict(obj: Any) -> Any:
     """A (nested) config dataclass as plain dicts, lists and primitives."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: config_to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, (list, tuple)):
         return [config_to_dict(v) for v in obj]
-    if isinstance(obj, dict):
-        return {str(k): config_to_dict(v) for k, v in obj.items()}
-    if isinstance(obj, Path):
-        return str(obj)
     return obj
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _is_dataclass_type(tp: Any) -> bool:
-    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
-
-
-def _type_name(tp: Any) -> str:
-    if tp is type(None):
-        return "None"
-    if isinstance(tp, type):
-        return tp.__name__
-    return str(tp).replace("typing.", "")
-
-
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """Check/convert ``value`` to the annotated type ``tp``; raise ``ValueError`` naming ``key``."""
-    origin = typing.get_origin(tp)
-    if origin in (Union, types.UnionType):
-        options = typing.get_args(tp)
-        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "~")):
-            if type(None) in options:
-                return None
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _coerce(value, option, key)
-            except ValueError as err:
-                errors.append(str(err))
-        raise ValueError(f"{key}: expected {_type_name(tp)}, got {value!r}")
-    if origin is tuple:
-        args = typing.get_args(tp)
-        if isinstance(value, str):
-            text = value.strip().strip("()[]")
-            value = [yaml.safe_load(v) for v in text.split(",") if v.strip()] if text else []
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = [value]  # one number for a one-or-more tuple: model.camera_hidden=64
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{key}: expected a list {_type_name(tp)}, got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise ValueError(f"{key}: expected {len(args)} values {_type_name(tp)}, got {len(value)}: {value!r}")
-        return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-    if tp is Any:
-        return value
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no", "on", "off"):
-            return value.strip().lower() in ("true", "yes", "on")
-        raise ValueError(f"{key}: expected a bool (true/false), got {value!r}")
-    if tp is int:
-        if isinstance(value, bool):
-            raise ValueError(f"{key}: expected an int, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                number = float(value.replace("_", ""))
-            except ValueError:
-                number = math.nan
-            if number.is_integer():
-                return int(number)
-        raise ValueError(f"{key}: expected an int, got {value!r}")
-    if tp is float:
-        if isinstance(value, bool):
-            raise ValueError(f"{key}: expected a number, got {value!r}")
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.replace("_", ""))
-            except ValueError:
-                pass
-        raise ValueError(f"{key}: expected a number, got {value!r}")
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise ValueError(f"{key}: expected a string, got {value!r}")
-    if _is_dataclass_type(tp):
-        if isinstance(value, tp):
-            return value
-        if not isinstance(value, dict):
-            raise ValueError(f"{key}: expected a mapping of {tp.__name__} fields, got {value!r}")
-        return config_from_dict(tp, value, prefix=key + ".")
-    if isinstance(tp, type) and isinstance(value, tp):
-        return value
-    raise ValueError(f"{key}: unsupported field type {_type_name(tp)} (value {value!r})")
 
 
 def config_keys(cls: type, prefix: str = "") -> list[str]:
     """Every dotted leaf key of a (nested) config dataclass, e.g. ``"train.lr"``."""
     keys = []
-    for name, tp in _hints(cls).items():
-        if name not in {f.name for f in dataclasses.fields(cls)}:
-            continue
-        if _is_dataclass_type(tp):
-            keys += config_keys(tp, prefix + name + ".")
-        else:
-            keys.append(prefix + name)
+    for f in dataclasses.fields(cls):
+        tp = typing.get_type_hints(cls)[f.name]
+        keys += config_keys(tp, f"{prefix}{f.name}.") if dataclasses.is_dataclass(tp) else [prefix + f.name]
     return keys
 
 
@@ -400,8 +400,7 @@ _SYNONYMS = {"learning_rate": "lr", "bs": "batch_size", "workers": "num_workers"
 def _unknown_key_error(key: str, root: type) -> ValueError:
     keys = config_keys(root)
     leaf_of = {k: k.rsplit(".", 1)[-1] for k in keys}
-    leaf = key.rsplit(".", 1)[-1]
-    leaf = _SYNONYMS.get(leaf, leaf)
+    leaf = _SYNONYMS.get(key.rsplit(".", 1)[-1], key.rsplit(".", 1)[-1])
     tokens = set(leaf.split("_"))
     close = difflib.get_close_matches(key, keys, n=3, cutoff=0.8)  # typos in the whole key
     near = set(difflib.get_close_matches(leaf, list(set(leaf_of.values())), n=3, cutoff=0.6))
@@ -417,70 +416,77 @@ def config_from_dict(cls: type, data: dict[str, Any], prefix: str = "", root: ty
     """Build config dataclass ``cls`` from a (partial) nested dict with type checks.
 
     Missing keys keep their defaults; unknown keys raise ``ValueError`` with close matches; each
-    value is checked against its field's annotation (ints, floats, bools, strings, tuples,
-    ``X | None``, nested config dataclasses) and the dataclass' own validation runs.
+    value is converted to its field's type (see :func:`_parse`) and the dataclass' own validation
+    runs. For a :class:`TrainConfig`, the keys of :data:`DUPLICATE_KEYS` (older dicts) are dropped
+    when they agree with the key that holds the value now.
     """
     if not isinstance(data, dict):
         raise ValueError(f"{prefix.rstrip('.') or cls.__name__}: expected a mapping, got {data!r}")
     root = root or cls
-    hints = _hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
+    duplicates: dict[str, Any] = {}
+    if cls is TrainConfig and not prefix:
+        data, duplicates = _pop_duplicates(data)
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {}
     for key, value in data.items():
         if key not in names:
             raise _unknown_key_error(prefix + str(key), root)
-        tp = hints[key]
-        if _is_dataclass_type(tp) and isinstance(value, dict):
-            kwargs[key] = config_from_dict(tp, value, prefix + key + ".", root)
-        else:
-            kwargs[key] = _coerce(value, tp, prefix + key)
+        kwargs[key] = _parse(value, hints[key], prefix + key, root)
     try:
-        return cls(**kwargs)
+        config = cls(**kwargs)
     except ValueError as err:
         if prefix and not str(err).startswith(prefix):
             raise ValueError(f"{prefix.rstrip('.')}: {err}") from err
         raise
+    for old, value in duplicates.items():
+        _check_duplicate(config, old, value)
+    return config
+
+
+def _pop_duplicates(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``data`` without the :data:`DUPLICATE_KEYS` it holds, and those keys' values."""
+    data, found = copy.deepcopy(data), {}
+    for old in DUPLICATE_KEYS:
+        *path, leaf = old.split(".")
+        node = data
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf in node:
+            found[old] = node.pop(leaf)
+    return data, found
+
+
+def _check_duplicate(config: TrainConfig, old: str, value: Any) -> None:
+    """Accept an older config's copy ``old`` of a value only if it agrees with the one source."""
+    new = DUPLICATE_KEYS[old]
+    value, current = _parse(value, _field_type(TrainConfig, new), old), _get(config, new)
+    both = new == "model.atlas" and value == "both" and current == "continuous"  # "both" included "continuous"
+    if value != current and not both:
+        raise ValueError(f"{old}={value!r} disagrees with {new}={current!r}, which alone sets it now: "
+                         f"remove {old} (or set {new}={value!r} instead)")
 
 
 # ------------------------------------------------------------------------------------------------
 # Overrides and files
 # ------------------------------------------------------------------------------------------------
-def _parse_value(text: str) -> Any:
-    try:
-        return yaml.safe_load(text) if text.strip() else ""
-    except yaml.YAMLError:
-        return text
-
-
 def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
-    parts = key.split(".")
-    node = tree
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
-        node = child
-    node[parts[-1]] = value
+    *path, leaf = key.split(".")
+    for part in path:
+        if not isinstance(tree.get(part), dict):
+            tree[part] = {}
+        tree = tree[part]
+    tree[leaf] = value
 
 
 def _field_type(cls: type, key: str) -> Any:
     """The annotated type of dotted ``key`` in ``cls`` (raises the unknown-key error)."""
     tp: Any = cls
     for part in key.split("."):
-        if not _is_dataclass_type(tp) or part not in {f.name for f in dataclasses.fields(tp)}:
+        if not dataclasses.is_dataclass(tp) or part not in {f.name for f in dataclasses.fields(tp)}:
             raise _unknown_key_error(key, cls)
-        tp = _hints(tp)[part]
+        tp = typing.get_type_hints(tp)[part]
     return tp
-
-
-#: An override of the key on the left also sets the keys on the right (they must agree, see
-#: TrainConfig.__post_init__), unless those are overridden explicitly too.
-LINKED_KEYS: dict[str, tuple[str, ...]] = {
-    "body": ("data.synthetic.body",),
-    "model.atlas": ("data.synthetic.atlas",),
-    "model.img_size": ("data.synthetic.image_size", "data.augmentation.crop_size"),
-    "model.iuv_size": ("data.synthetic.iuv_size",),
-}
 
 
 def apply_overrides(config: TrainConfig, overrides: list[str] | tuple[str, ...] | None) -> TrainConfig:
@@ -489,28 +495,23 @@ def apply_overrides(config: TrainConfig, overrides: list[str] | tuple[str, ...] 
     Values are read as YAML (``true``, ``null``, ``[256, 128]``), then converted to the field's
     type: ``train.lr=1e-4`` is a float, ``model.pretrained=null`` is None, ``name=123`` stays the
     string ``"123"``. A whole section can be replaced by a mapping (``model={backbone: resnet18}``).
-    Keys that must agree follow each other (:data:`LINKED_KEYS`): ``model.img_size=128`` also sets
-    ``data.synthetic.image_size`` and ``data.augmentation.crop_size``.
+    ``model.img_size=128`` also sizes the synthetic renders and the augmentation crops (one key).
 
     Raises:
         ValueError: malformed item (no ``=``), unknown key (with close matches) or a value that
             does not fit the field.
     """
     tree = config_to_dict(config)
-    parsed: dict[str, Any] = {}
     for item in overrides or ():
         if "=" not in item:
             raise ValueError(f"override {item!r}: expected key=value (e.g. train.lr=1e-4)")
         key, text = item.split("=", 1)
-        key = key.strip()
-        if key.startswith("--"):
-            key = key[2:]
-        tp = _field_type(type(config), key)
-        parsed[key] = text if tp is str else _parse_value(text)
-    for key, value in list(parsed.items()):
-        for linked in LINKED_KEYS.get(key, ()):
-            parsed.setdefault(linked, value)  # unless given explicitly
-    for key, value in parsed.items():
+        key = key.strip().removeprefix("--")
+        tp = _field_type(type(config), DUPLICATE_KEYS.get(key, key))
+        try:  # YAML, except for str fields (name=123 is the name "123") and empty values
+            value = text if tp is str or not text.strip() else yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
         _set_dotted(tree, key, value)
     return config_from_dict(type(config), tree)
 
@@ -566,21 +567,18 @@ def save_config(config: TrainConfig, path: str | Path) -> Path:
 def describe_config(cls: type = TrainConfig, prefix: str = "") -> str:
     """One line per key: ``key: type = default  # comment`` (the field comments from the source)."""
     import inspect
+    import re
 
-    comments: dict[str, str] = {}
     try:
-        for line in inspect.getsource(cls).splitlines():
-            stripped = line.strip()
-            if ":" in stripped and "#" in stripped and not stripped.startswith("#"):
-                name = stripped.split(":", 1)[0].strip()
-                comments[name] = stripped.split("#", 1)[1].strip()
+        source = inspect.getsource(getattr(cls, "full_config", cls))  # a section's comments are its full config's
     except (OSError, TypeError):
-        pass
+        source = ""
+    comments = dict(re.findall(r"^ *(\w+):[^#\n]*#\s*(.*?)\s*$", source, re.M))  # name: type = default  # comment
     lines = []
     default = cls()
     for f in dataclasses.fields(cls):
-        tp = _hints(cls)[f.name]
-        if _is_dataclass_type(tp):
+        tp = typing.get_type_hints(cls)[f.name]
+        if dataclasses.is_dataclass(tp):
             lines.append(describe_config(tp, prefix + f.name + "."))
             continue
         value = config_to_dict(getattr(default, f.name))

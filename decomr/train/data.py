@@ -18,7 +18,7 @@ epoch e from its own stream (``SyntheticDataset.set_epoch``) and applies it exac
 rendering; official crops are augmented on the device with :func:`decomr.data.augment.augment_batch`,
 each sample's transform drawn from its sample seed.
 
-Both return collated dicts of tensors on the training device.
+Both return a :class:`decomr.data.batch.Batch` on the training device.
 """
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
+
+from decomr.body.joints import J24_FLIP_PERM, joint_set  # J24_FLIP_PERM: re-exported
+from decomr.data.batch import Batch, as_batch
 
 logger = logging.getLogger(__name__)
 
@@ -227,16 +230,15 @@ class ConcatDatasets(Dataset):
         return self.datasets[k][index - int(self.offsets[k])]
 
 
-def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool = False) -> dict[str, Any]:
-    """Move every tensor of a collated batch to ``device`` (non-blocking from pinned memory)."""
-    out = {}
-    for key, value in batch.items():
-        if torch.is_tensor(value):
-            value = value.to(device, non_blocking=True)
-            if key == "image" and channels_last:
-                value = value.contiguous(memory_format=torch.channels_last)
-        out[key] = value
-    return out
+def to_device(batch: Batch | dict[str, Any], device: torch.device, channels_last: bool = False) -> Batch:
+    """Move every tensor of a batch to ``device`` (non-blocking from pinned memory).
+
+    Args:
+        batch: a :class:`~decomr.data.batch.Batch` (or a dict of its batched values).
+        device: the target device.
+        channels_last: store ``image`` (B, 3, S, S) channels-last.
+    """
+    return as_batch(batch).to(device, non_blocking=True, channels_last=channels_last)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -257,9 +259,9 @@ def _official(item: str, config: Any, train: bool) -> Dataset:
 def _synthetic(config: Any, split: str, body: Any, atlas: Any, augment: bool) -> Dataset:
     from decomr.data.synthetic import SyntheticDataset
 
-    aug = config.data.augmentation if augment else None
+    aug = config.augmentation if augment else None
     atlases = {atlas.name: atlas} if atlas is not None else None
-    return SyntheticDataset(split, config=config.data.synthetic, augment=aug, body=body, atlases=atlases)
+    return SyntheticDataset(split, config=config.synthetic, augment=aug, body=body, atlases=atlases)
 
 
 def build_train_dataset(config: Any, body: Any, atlas: Any, progress: bool = True) -> Dataset:
@@ -274,7 +276,7 @@ def build_train_dataset(config: Any, body: Any, atlas: Any, progress: bool = Tru
     if config.data.cache:
         from decomr.data.cache import CachedSyntheticDataset, default_workers, render_cache
 
-        syn = config.data.synthetic
+        syn = config.synthetic
         folder = render_cache(syn, "train", f"{config.data.cache}/train", workers=default_workers(), progress=progress)
         return CachedSyntheticDataset(folder, config=syn, split="train", size=syn.train_size)
     return _synthetic(config, "train", body, atlas, config.data.augment)
@@ -326,10 +328,8 @@ def build_test_dataset(config: Any, body: Any, atlas: Any, split: str | None = N
     return _synthetic(config, split or config.data.eval_split, body, atlas, augment=False)
 
 
-def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
-    from torch.utils.data import default_collate
-
-    return default_collate(items)
+def _collate(items: list[dict[str, Any]]) -> Batch:
+    return Batch.collate(items)
 
 
 def build_test_loader(dataset: Dataset, batch_size: int, num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
@@ -341,26 +341,7 @@ def build_test_loader(dataset: Dataset, batch_size: int, num_workers: int = 0, p
 # ------------------------------------------------------------------------------------------------
 # Sources: `next_batch()` returns this rank's part of the next global batch, on the device
 # ------------------------------------------------------------------------------------------------
-J24_FLIP_PERM: tuple[int, ...] = ()  # filled below: left/right swap of the official 24 joints
-
-
-def _j24_flip_perm() -> tuple[int, ...]:
-    from decomr.eval.protocols import OFFICIAL_J24_NAMES
-
-    def swap(name: str) -> str:
-        for a, b in (("left", "right"), ("right", "left")):
-            if name.startswith(a + "_"):
-                return b + name[len(a):]
-        return name
-
-    names = list(OFFICIAL_J24_NAMES)
-    return tuple(names.index(swap(n)) for n in names)
-
-
-J24_FLIP_PERM = _j24_flip_perm()
-
-
-def augment_official_batch(batch: dict[str, Any], config: Any, body: Any, atlas: Any = None) -> dict[str, Any]:
+def augment_official_batch(batch: Batch, config: Any, body: Any, atlas: Any = None) -> Batch:
     """The paper's augmentation of cropped samples (official or cached synthetic) on their device (Sec. 4.1).
 
     Each sample's transform is drawn from its ``sample_seed`` (so it is reproducible); the pose
@@ -371,27 +352,26 @@ def augment_official_batch(batch: dict[str, Any], config: Any, body: Any, atlas:
     from decomr.data.augment import AugmentParams, augment_batch, sample_augment_params
     from decomr.train.targets import batch_keypoint_format
 
-    seeds = batch["sample_seed"].tolist()
-    draws = [sample_augment_params(config.data.augmentation, 1, torch.Generator().manual_seed(int(s))) for s in seeds]
+    if batch.sample_seed is None:
+        raise ValueError("batch.sample_seed: needed to draw each sample's transform (SeededDataset adds it)")
+    seeds = batch.sample_seed.tolist()
+    draws = [sample_augment_params(config.augmentation, 1, torch.Generator().manual_seed(int(s))) for s in seeds]
     params = AugmentParams(*(torch.cat([getattr(d, f.name) for d in draws]) for f in dataclasses.fields(AugmentParams)))
-    params = params.to(batch["image"].device)
+    params = params.to(batch.device)
     fmt = batch_keypoint_format(batch)
-    from decomr.body.joints import SMPL_FLIP_PERM
-
-    tensors = {k: v for k, v in batch.items() if torch.is_tensor(v)}
-    if getattr(body, "name", "") != "smpl":
-        tensors.pop("pose", None)
+    kept = batch.pose if getattr(body, "name", "") != "smpl" else None  # only SMPL's pose is mirrored
+    source = batch.replace(pose=None) if kept is not None else batch
     mirrors = None
-    if atlas is not None and any(k in tensors for k in ("iuv", "iuv_default")):
+    if atlas is not None and (batch.iuv is not None or batch.iuv_default is not None):
         mirrors = {"iuv": _uv_mirror(atlas, body)}
-        if "iuv_default" in tensors:
+        if batch.iuv_default is not None:
             from decomr.uv import load_atlas
 
             mirrors["iuv_default"] = _uv_mirror(load_atlas(body, "default"), body)
-    needs_body = getattr(body, "name", "") == "smpl" or "vertices" in tensors
-    out = augment_batch(tensors, params, body=body if needs_body else None, uv_mirrors=mirrors,
-                        keypoint_flip_perm=J24_FLIP_PERM if fmt == "j24" else SMPL_FLIP_PERM)
-    return {**batch, **out}
+    needs_body = getattr(body, "name", "") == "smpl" or batch.vertices is not None
+    out = augment_batch(source, params, body=body if needs_body else None, uv_mirrors=mirrors,
+                        keypoint_flip_perm=joint_set(fmt, "batch.keypoint_format").flip_perm)
+    return out.replace(pose=kept) if kept is not None else out
 
 
 _UV_MIRRORS: dict[tuple[str, str], Any] = {}
@@ -429,7 +409,7 @@ class LoaderSource:
                                  prefetch_factor=4 if self.num_workers > 0 else None)
         self._iter = iter(self.loader)
 
-    def next_batch(self) -> dict[str, Any]:
+    def next_batch(self) -> Batch:
         batch = to_device(next(self._iter), self.device, self.channels_last)
         if self.augment_with is not None:
             batch = augment_official_batch(batch, *self.augment_with)
@@ -456,7 +436,7 @@ class GeneratorSource:
                                  prefetch_factor=4 if self.num_workers > 0 else None)
         self._iter = iter(self.loader)
 
-    def next_batch(self) -> dict[str, Any]:
+    def next_batch(self) -> Batch:
         params, augment = next(self._iter)
         batch = self.generator.render(params, augment)
         return to_device(batch, self.device, self.channels_last)
@@ -488,9 +468,9 @@ def build_train_source(config: Any, body: Any, atlas: Any, device: torch.device,
         from decomr.data.synthetic import SyntheticBatchGenerator
 
         body_cpu = body if body.template.device.type == "cpu" else None
-        items = SyntheticParamItems(config.data.synthetic, config.data.augmentation if config.data.augment else None,
+        items = SyntheticParamItems(config.synthetic, config.augmentation if config.data.augment else None,
                                     body=body_cpu)
-        gen = SyntheticBatchGenerator(config.data.synthetic, device, body=body_cpu, atlases={atlas.name: atlas})
+        gen = SyntheticBatchGenerator(config.synthetic, device, body=body_cpu, atlases={atlas.name: atlas})
         sampler = StepBatchSampler(len(items), t.batch_size, t.seed, rank, world_size, start_step)
         return GeneratorSource(gen, items, sampler, device, t.num_workers, channels_last)
     dataset = dataset if dataset is not None else build_train_dataset(config, body, atlas)

@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from decomr.data.batch import Batch, as_batch
 from decomr.losses import LossConfig, compute_losses
 from decomr.train.checkpoint import get_rng_state, load_checkpoint, save_checkpoint, set_rng_state, unwrap_model
 from decomr.train.config import OptimConfig, TrainConfig, save_config
@@ -37,6 +38,8 @@ from decomr.train.data import (build_test_dataset, build_test_loader, build_trai
                                resolve_pipeline, to_device)
 from decomr.train.distributed import (DistInfo, all_reduce_mean, barrier, cleanup_distributed, init_distributed,
                                       main_process_first, no_sync, wrap_ddp)
+from decomr.train.errors import batch_errors
+from decomr.train.panels import prediction_panel
 from decomr.train.targets import joints_for_loss, make_targets
 
 logger = logging.getLogger(__name__)
@@ -128,19 +131,15 @@ class NonFiniteLossError(FloatingPointError):
         self.step, self.stage, self.losses, self.grad_norm = step, stage, losses, grad_norm
 
 
-def _micro_batches(batch: dict[str, Any], parts: int) -> list[dict[str, Any]]:
-    """Split a collated batch into ``parts`` equal micro-batches along dim 0."""
+def _micro_batches(batch: Batch, parts: int) -> list[Batch]:
+    """Split a batch into ``parts`` equal micro-batches along dim 0."""
     if parts == 1:
         return [batch]
-    n = batch["image"].shape[0]
+    n = len(batch)
     if n % parts:
         raise ValueError(f"grad_accum: {parts} does not divide the batch of {n} samples")
     size = n // parts
-    out = []
-    for k in range(parts):
-        sl = slice(k * size, (k + 1) * size)
-        out.append({key: (v[sl] if torch.is_tensor(v) or isinstance(v, (list, tuple)) else v) for key, v in batch.items()})
-    return out
+    return [batch.select(slice(k * size, (k + 1) * size)) for k in range(parts)]
 
 
 def _zero_term(out: Any) -> torch.Tensor:
@@ -152,7 +151,7 @@ def _zero_term(out: Any) -> torch.Tensor:
     return sum(0.0 * t.sum() for t in tensors if torch.is_tensor(t) and t.requires_grad)
 
 
-def train_step(model: nn.Module, batch: dict[str, Any], optimizer: torch.optim.Optimizer, *, stage: int,
+def train_step(model: nn.Module, batch: Batch | dict[str, Any], optimizer: torch.optim.Optimizer, *, stage: int,
                weight_map: torch.Tensor, loss_config: LossConfig = LossConfig(), lr: float | None = None,
                grad_accum: int = 1, grad_clip: float = 0.0, amp_dtype: torch.dtype | None = None,
                step: int = 0, body: Any = None, atlas: Any = None) -> StepResult:
@@ -160,7 +159,8 @@ def train_step(model: nn.Module, batch: dict[str, Any], optimizer: torch.optim.O
 
     Args:
         model: :class:`~decomr.models.DecoMR` (possibly compiled / wrapped in DDP), in train mode.
-        batch: collated sample dict on the model's device (see :func:`decomr.train.targets.make_targets`).
+        batch: :class:`~decomr.data.batch.Batch` on the model's device (or a dict of its fields; see
+            :func:`decomr.train.targets.make_targets`).
         optimizer: Adam over all parameters (in stage 1 LNet gets no gradient and is not updated).
         stage: 1 (CNet alone: Eq. 4) or 2 (end to end: Eq. 1).
         weight_map: (R, R) location-map weights W of Eq. 6.
@@ -182,7 +182,8 @@ def train_step(model: nn.Module, batch: dict[str, Any], optimizer: torch.optim.O
     if stage not in STAGE_NAMES:
         raise ValueError(f"stage: expected 1 or 2, got {stage!r}")
     plain = unwrap_model(model)
-    device = batch["image"].device
+    batch = as_batch(batch)
+    device = batch.device
     if lr is not None:
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -193,7 +194,7 @@ def train_step(model: nn.Module, batch: dict[str, Any], optimizer: torch.optim.O
         gt = make_targets(micro, plain.sampler, body=body, atlas=atlas, iuv_size=plain.config.iuv_size)
         with no_sync(model, skip=k < len(parts) - 1):
             with _autocast(device, amp_dtype):
-                out = model(micro["image"], stage=STAGE_NAMES[stage])
+                out = model(micro.image, stage=STAGE_NAMES[stage])
             out = joints_for_loss(_float_output(out), gt.joint_set)
             terms = compute_losses(out, gt.targets, weight_map, loss_config)  # Eq. 1 (stage 2) / Eq. 4 (stage 1)
             total = terms.total + _zero_term(out)  # every output in the graph (see _zero_term)
@@ -209,7 +210,7 @@ def train_step(model: nn.Module, batch: dict[str, Any], optimizer: torch.optim.O
         raise NonFiniteLossError(step, stage, losses, values[-1])
     optimizer.step()
     return StepResult(stage=stage, losses=losses, grad_norm=values[-1], lr=optimizer.param_groups[0]["lr"],
-                      num_samples=int(batch["image"].shape[0]))
+                      num_samples=len(batch))
 
 
 # ================================================================================================
@@ -249,7 +250,7 @@ def evaluate(model: nn.Module, loader: Any, *, stage: int = 2, weight_map: torch
 
     Args:
         model: the model (wrappers are removed).
-        loader: yields collated sample dicts (synthetic test split or an official dataset).
+        loader: yields :class:`~decomr.data.batch.Batch` es (synthetic test split or an official dataset).
         stage: 2 (full model; mesh metrics) or 1 (CNet only: IUV metrics).
         weight_map: (R, R) Eq. 6 weights, to report the loss terms (None: no losses).
         loss_config: loss weights.
@@ -260,8 +261,6 @@ def evaluate(model: nn.Module, loader: Any, *, stage: int = 2, weight_map: torch
     Returns:
         :class:`EvalResult` (sample-weighted means).
     """
-    from decomr.eval.evaluate import batch_errors
-
     plain = unwrap_model(model)
     device = device or next(plain.parameters()).device
     was_training = plain.training
@@ -273,9 +272,9 @@ def evaluate(model: nn.Module, loader: Any, *, stage: int = 2, weight_map: torch
         if max_batches is not None and i >= max_batches:
             break
         batch = to_device(batch, device)
-        b = batch["image"].shape[0]
+        b = len(batch)
         with _autocast(device, amp_dtype):
-            out = plain(batch["image"], stage=STAGE_NAMES[stage])
+            out = plain(batch.image, stage=STAGE_NAMES[stage])
         out = _float_output(out)
         for name, values in batch_errors(out, batch).items():  # (B,) per-sample metrics
             finite = torch.isfinite(values)
@@ -362,16 +361,14 @@ class _Logger:
             self.writer.close()
 
 
-def _log_sample_images(log: _Logger, model: nn.Module, batch: dict[str, Any], stage: int, step: int,
+def _log_sample_images(log: _Logger, model: nn.Module, batch: Batch, stage: int, step: int,
                        faces: torch.Tensor) -> None:
     """TensorBoard: input | GT IUV | predicted IUV | predicted mesh, for the first sample."""
-    from decomr.viz.train_plots import prediction_panel
-
     plain = unwrap_model(model)
     was_training = plain.training
     plain.eval()
     with torch.no_grad():
-        out = _float_output(plain(batch["image"][:1].float().contiguous(), stage=STAGE_NAMES[stage]))
+        out = _float_output(plain(batch.image[:1].float().contiguous(), stage=STAGE_NAMES[stage]))
     plain.train(was_training)
     log.image("samples/prediction", prediction_panel(batch, out, index=0, faces=faces), step)
 

@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from decomr.body.joints import LSP_HIPS, convert
+from decomr.data.batch import Batch, as_batch
 from decomr.losses import LossTargets
 
 __all__ = ["BatchTargets", "make_targets", "fit_weak_perspective", "joints_for_loss", "batch_keypoint_format"]
@@ -42,9 +44,10 @@ class BatchTargets:
     vertices: torch.Tensor | None
 
 
-def batch_keypoint_format(batch: dict[str, Any]) -> str:
+def batch_keypoint_format(batch: Batch | dict[str, Any]) -> str:
     """``"smpl24"`` or ``"j24"``: the joint order of ``keypoints``/``joints3d`` (one per batch)."""
-    fmt = batch.get("keypoint_format", "smpl24")
+    fmt = batch.keypoint_format if isinstance(batch, Batch) else batch.get("keypoint_format")
+    fmt = "smpl24" if fmt is None else fmt
     if isinstance(fmt, (list, tuple)):
         kinds = set(fmt)
         if len(kinds) != 1:
@@ -57,8 +60,8 @@ def batch_keypoint_format(batch: dict[str, Any]) -> str:
 
 
 def _hips_first(joints: torch.Tensor) -> torch.Tensor:
-    """(B, 14, C) LSP joints -> (B, 15, C): hip midpoint (joints 2, 3) first."""
-    return torch.cat([joints[:, 2:4].mean(dim=1, keepdim=True), joints], dim=1)
+    """(B, 14, C) LSP joints -> (B, 15, C): hip midpoint (``LSP_HIPS``) first."""
+    return torch.cat([joints[:, list(LSP_HIPS)].mean(dim=1, keepdim=True), joints], dim=1)
 
 
 def joints_for_loss(output: Any, joint_set: str) -> Any:
@@ -92,28 +95,28 @@ def fit_weak_perspective(points: torch.Tensor, keypoints: torch.Tensor, min_scal
     return torch.cat([s[:, None], t], dim=1).to(points.dtype)
 
 
-def _official_mesh(batch: dict[str, Any], body: Any, device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor]:
+def _official_mesh(batch: Batch, body: Any, device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor]:
     """(B, V, 3) pelvis-centred GT meshes from SMPL parameters, and (B,) has_mesh."""
-    b = batch["image"].shape[0]
-    has = batch.get("has_smpl")
+    b = len(batch)
+    has = batch.has_smpl
     has = torch.zeros(b, dtype=torch.bool, device=device) if has is None else has.to(device).bool()
     if not bool(has.any()) or body is None or getattr(body, "name", "") != "smpl":
         return None, torch.zeros(b, dtype=torch.bool, device=device)
-    out = body(shape=batch["shape"].float(), pose=batch["pose"].float(),
-               global_orient=batch["global_orient"].float())  # runs on the body's device
+    out = body(shape=batch.shape.float(), pose=batch.pose.float(),
+               global_orient=batch.global_orient.float())  # runs on the body's device
     vertices = (out.vertices - out.joints[:, :1]).to(device)  # (B, V, 3) pelvis-centred, camera frame
     return vertices * has[:, None, None], has
 
 
 @torch.no_grad()
-def make_targets(batch: dict[str, Any], sampler: Any, body: Any = None, atlas: Any = None,
+def make_targets(batch: Batch | dict[str, Any], sampler: Any, body: Any = None, atlas: Any = None,
                  iuv_size: int | None = None) -> BatchTargets:
     """Ground truth of a batch (already on the training device).
 
     Args:
-        batch: a collated sample dict (synthetic: ``image``, ``iuv``, ``vertices``, ``joints3d``,
-            ``keypoints``, ``has_3d``, ``has_mesh``; official: SMPL parameters instead of
-            ``vertices``/``iuv``, see :mod:`decomr.data.official`).
+        batch: a :class:`~decomr.data.batch.Batch` (synthetic: ``image``, ``iuv``, ``vertices``,
+            ``joints3d``, ``keypoints``, ``has_3d``, ``has_mesh``; official: SMPL parameters instead
+            of ``vertices``/``iuv``, see :mod:`decomr.data.official`), or a dict of its fields.
         sampler: the model's UV sampler (``mesh_to_map``), for the GT location maps.
         body: the body model; needed to pose SMPL parameters (official data, SMPL only).
         atlas: the UV atlas; needed to render GT IUV images of official data.
@@ -122,48 +125,50 @@ def make_targets(batch: dict[str, Any], sampler: Any, body: Any = None, atlas: A
     Returns:
         :class:`BatchTargets`.
     """
-    device = batch["image"].device
-    b = batch["image"].shape[0]
+    batch = as_batch(batch)
+    device = batch.device
+    b = len(batch)
     fmt = batch_keypoint_format(batch)
 
     # --- mesh and location map (Eq. 6) ---
-    if "vertices" in batch:
-        vertices = batch["vertices"].float()
-        has_mesh = batch.get("has_mesh", torch.ones(b, dtype=torch.bool, device=device)).bool()
+    if batch.vertices is not None:
+        vertices = batch.vertices.float()
+        has_mesh = (batch.has_mesh if batch.has_mesh is not None
+                    else torch.ones(b, dtype=torch.bool, device=device)).bool()
     else:
         vertices, has_mesh = _official_mesh(batch, body, device)
     location_map = sampler.mesh_to_map(vertices) if vertices is not None else None  # (B, 3, R, R)
 
     # --- joints (Eq. 7, 8) ---
-    keypoints = batch.get("keypoints")
-    joints3d = batch.get("joints3d")
-    has_3d = batch.get("has_3d")
-    if joints3d is not None and "joints3d_conf" in batch:
-        joints3d = torch.cat([joints3d, batch["joints3d_conf"][..., None].to(joints3d)], dim=-1)  # (B, J, 4)
+    keypoints = batch.keypoints
+    joints3d = batch.joints3d
+    has_3d = batch.has_3d
+    if joints3d is not None and batch.joints3d_conf is not None:
+        joints3d = torch.cat([joints3d, batch.joints3d_conf[..., None].to(joints3d)], dim=-1)  # (B, J, 4)
     if fmt == "j24":
         if joints3d is not None:
-            j = joints3d[:, :14]
+            j, _ = convert(joints3d, "j24", "lsp14")  # (B, 14, C)
             if j.shape[-1] == 3:
                 j = torch.cat([j, torch.ones_like(j[..., :1])], dim=-1)
             root = _hips_first(j)[:, :1].clone()
             root[..., 3] = 0.0  # the hip midpoint only centres the skeletons
             joints3d = torch.cat([root, j], dim=1)  # (B, 15, 4)
         if keypoints is not None:
-            kp = keypoints[:, :14]
+            kp, _ = convert(keypoints, "j24", "lsp14")  # (B, 14, 3)
             root = _hips_first(kp)[:, :1].clone()
             root[..., 2] = 0.0
             keypoints = torch.cat([root, kp], dim=1)  # (B, 15, 3)
     joint_set = "lsp+hips" if fmt == "j24" else "smpl24"
 
     # --- IUV image (Eq. 4, 10) ---
-    has_iuv = batch.get("has_iuv")
-    if "iuv" in batch:
-        iuv = batch["iuv"].float()
+    has_iuv = batch.has_iuv
+    if batch.iuv is not None:
+        iuv = batch.iuv.float()
     elif vertices is not None and bool(has_mesh.any()) and atlas is not None and keypoints is not None:
         from decomr.render import render_body
 
         lsp = torch.einsum("jv,bvc->bjc", body.lsp_regressor.to(vertices), vertices)  # (B, 14, 3)
-        kp14 = keypoints[:, 1:] if fmt == "j24" else batch["lsp_keypoints"].to(vertices)
+        kp14 = keypoints[:, 1:] if fmt == "j24" else batch.lsp_keypoints.to(vertices)
         camera = fit_weak_perspective(lsp, kp14)
         size = iuv_size or 56
         iuv = render_body(vertices + torch.tensor([0.0, 0.0, 10.0], device=device), body.faces.to(device), camera,

@@ -15,7 +15,7 @@ Modules: :mod:`~decomr.uv.atlas` (UVAtlas, files, load_atlas), :mod:`~decomr.uv.
 tree), :mod:`~decomr.uv.build` (the build, needs libigl), :mod:`~decomr.uv.checks` (validity
 checks), :mod:`~decomr.uv.metrics` (Table 1), :mod:`~decomr.uv.raster` and
 :mod:`~decomr.uv.sampler` (UV maps), :mod:`~decomr.uv.maps` (location/reference/weight maps),
-:mod:`~decomr.uv.roundtrip` (mesh -> map -> mesh errors), :mod:`~decomr.uv.cli` (``decomr build-uv``).
+:mod:`~decomr.uv.roundtrip` (mesh -> map -> mesh errors), :mod:`~decomr.cli.uv` (``decomr build-uv``).
 """
 from __future__ import annotations
 

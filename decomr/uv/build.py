@@ -36,7 +36,7 @@ from scipy.sparse.linalg import factorized
 
 from decomr.uv.atlas import AtlasStats, UVAtlas, atlas_report
 from decomr.uv.checks import symmetry_error
-from decomr.uv.mirror import mesh_sides
+from decomr.body.mirror import mesh_sides
 from decomr.uv.seams import SeamTree, check_mesh_arrays, mesh_edges, seam_cut_flags, symmetric_seam_tree
 
 __all__ = [
@@ -310,7 +310,7 @@ def symmetrise(uv: np.ndarray, uv_mirror: np.ndarray, vt_to_v: np.ndarray, verti
         uv: (T, 2) map (any rotation/scale). uv_mirror: (T,) involution. vt_to_v: (T,).
         vertices: (V, 3) rest mesh in the canonical frame (y up, x to the body's left).
         sides: (V,) +1 left, -1 right, 0 midline, from the connectivity
-            (:func:`decomr.uv.mirror.mesh_sides`); None: the sign of x relative to the mirror
+            (:func:`decomr.body.mirror.mesh_sides`); None: the sign of x relative to the mirror
             vertex, which is only right for an exactly symmetric mesh.
 
     Returns:

@@ -189,9 +189,9 @@ def symmetric_seam_tree(
     midline = _back_midline(vertices, faces, mirror_map)
 
     # Strictly-left vertices: the left half of the surface once the midline is removed
-    # (decomr.uv.mirror.mesh_sides), never the sign of a vertex's x, which is wrong for the
+    # (decomr.body.mirror.mesh_sides), never the sign of a vertex's x, which is wrong for the
     # midline-near vertices of a template whose geometry is only nearly symmetric.
-    from decomr.uv.mirror import mesh_sides
+    from decomr.body.mirror import mesh_sides
 
     left = mesh_sides(vertices, faces, mirror_map) > 0
     crotch = int(midline[-1])

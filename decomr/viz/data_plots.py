@@ -1,8 +1,9 @@
 """Matplotlib figures of training samples: images, masks, IUV images, part maps, joints.
 
-Works on the sample dicts of :mod:`decomr.data.synthetic` (and any dict with the same keys):
-``image`` (3, S, S), ``iuv`` (3, R, R), ``parts`` (R, R), ``mask224`` (1, S, S),
-``keypoints`` (24, 3) / ``lsp_keypoints`` (14, 3) in normalised crop coordinates.
+Works on a :class:`decomr.data.batch.Batch` (or a dict of its fields), e.g. of
+:mod:`decomr.data.synthetic`: ``image`` (B, 3, S, S), ``iuv`` (B, 3, R, R), ``parts`` (B, R, R),
+``mask`` (B, 1, S, S), ``keypoints`` (B, 24, 3) / ``lsp_keypoints`` (B, 14, 3) in normalised crop
+coordinates.
 
 IUV images are shown as RGB = (u, v, 0.4 * mask) over black (the one colouring).
 """
@@ -15,13 +16,15 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from decomr.body.joints import LSP_JOINT_NAMES
+from decomr.data.batch import Batch, as_batch
 from decomr.viz.body_plots import LSP_BONES
 from decomr.viz.colors import CENTRE_COLOR, LEFT_COLOR, RIGHT_COLOR, lsp_part_rgb
 
 __all__ = ["iuv_to_rgb", "draw_keypoints", "plot_samples", "plot_augmentation", "data_figures"]
 
-_LSP_LEFT = (3, 4, 5, 9, 10, 11)  # left hip/knee/ankle, left shoulder/elbow/wrist
-_LSP_RIGHT = (0, 1, 2, 6, 7, 8)
+_LSP_LEFT = tuple(i for i, n in enumerate(LSP_JOINT_NAMES) if n.startswith("left_"))  # hips .. wrists
+_LSP_RIGHT = tuple(i for i, n in enumerate(LSP_JOINT_NAMES) if n.startswith("right_"))
 
 
 def _np(x) -> np.ndarray:
@@ -70,17 +73,19 @@ def _show(ax, img, title: str | None = None) -> None:
         ax.set_title(title, fontsize=8)
 
 
-def _sample(batch: Mapping, i: int) -> dict:
-    return {k: v[i] for k, v in batch.items() if hasattr(v, "shape") and v.dim() > 0}
+def _joints_2d(batch: Batch, i: int) -> torch.Tensor | None:
+    """(J, 3) the LSP keypoints of sample ``i`` (else its ``keypoints``; None without either)."""
+    kp = batch.lsp_keypoints if batch.lsp_keypoints is not None else batch.keypoints
+    return None if kp is None else kp[i]
 
 
-def plot_samples(batch: Mapping, n: int | None = None, columns: Sequence[str] = ("image", "mask", "iuv", "overlay", "parts"),
+def plot_samples(batch: Batch | Mapping, n: int | None = None, columns: Sequence[str] = ("image", "mask", "iuv", "overlay", "parts"),
                  title: str | None = None) -> Figure:
     """A grid of samples: one row per sample, one column per view.
 
     Args:
-        batch: dict of batched tensors (``image``, ``iuv``, ``parts``, ``mask224``,
-            ``lsp_keypoints``/``keypoints``).
+        batch: a :class:`~decomr.data.batch.Batch` (``image``, ``iuv``, ``parts``, ``mask``,
+            ``lsp_keypoints``/``keypoints``), or a dict of its fields.
         n: number of rows (default all).
         columns: any of ``"image"`` (with LSP joints), ``"mask"``, ``"iuv"``, ``"overlay"``
             (IUV over the image), ``"parts"``, ``"iuv_default"``.
@@ -89,42 +94,43 @@ def plot_samples(batch: Mapping, n: int | None = None, columns: Sequence[str] = 
     Returns:
         The figure.
     """
-    B = batch["image"].shape[0]
+    batch = as_batch(batch)
+    B = len(batch)
     n = B if n is None else min(n, B)
     fig, axes = plt.subplots(n, len(columns), figsize=(2.0 * len(columns), 2.0 * n), squeeze=False)
-    size = int(batch["image"].shape[-1])
-    iuv_size = int(batch["iuv"].shape[-1]) if "iuv" in batch else size
+    size = int(batch.image.shape[-1])
+    iuv_size = int(batch.iuv.shape[-1]) if batch.iuv is not None else size
     names = {"image": "image + joints", "mask": f"mask ({size})", "iuv": f"IUV ({iuv_size})", "overlay": "IUV over image",
              "parts": f"parts ({iuv_size})", "iuv_default": f"IUV default ({iuv_size})"}
     for r in range(n):
-        s = _sample(batch, r)
-        img = _np(s["image"]).transpose(1, 2, 0).clip(0, 1)
+        img = _np(batch.image[r]).transpose(1, 2, 0).clip(0, 1)
         S = img.shape[0]
         for c, col in enumerate(columns):
             ax = axes[r, c]
             t = names.get(col, col) if r == 0 else None
             if col == "image":
                 _show(ax, img, t)
-                kp = s.get("lsp_keypoints", s.get("keypoints"))
+                kp = _joints_2d(batch, r)
                 if kp is not None:
                     draw_keypoints(ax, kp, S)
                 ax.set_xlim(-0.5, S - 0.5)
                 ax.set_ylim(S - 0.5, -0.5)
             elif col == "mask":
-                m = s.get("mask224", s["iuv"][:1] if "iuv" in s else None)
+                m = batch.mask if batch.mask is not None else batch.iuv_mask
+                m = None if m is None else m[r]
                 _show(ax, _np(m)[0], t) if m is not None else ax.axis("off")
                 if m is not None:
                     ax.images[-1].set_cmap("gray")
             elif col in ("iuv", "iuv_default"):
-                _show(ax, iuv_to_rgb(s[col]), t)
+                _show(ax, iuv_to_rgb(getattr(batch, col)[r]), t)
             elif col == "overlay":
-                iuv = _np(s["iuv"])
+                iuv = _np(batch.iuv[r])
                 R = iuv.shape[-1]
                 up = np.kron(iuv_to_rgb(iuv), np.ones((S // R, S // R, 1))) if S % R == 0 else None
                 m = np.kron(iuv[0], np.ones((S // R, S // R)))[..., None] if S % R == 0 else None
                 _show(ax, img * (1 - 0.6 * m) + 0.6 * m * up if up is not None else img, t)
             elif col == "parts":
-                _show(ax, lsp_part_rgb(_np(s["parts"]).astype(np.int64)), t)
+                _show(ax, lsp_part_rgb(_np(batch.parts[r]).astype(np.int64)), t)
             else:
                 raise ValueError(f"columns: unknown column {col!r}")
     if title:
@@ -133,35 +139,35 @@ def plot_samples(batch: Mapping, n: int | None = None, columns: Sequence[str] = 
     return fig
 
 
-def plot_augmentation(panels: Sequence[tuple[str, Mapping]], n: int | None = None, params=None,
+def plot_augmentation(panels: Sequence[tuple[str, Batch | Mapping]], n: int | None = None, params=None,
                       title: str | None = None) -> Figure:
     """Side-by-side versions of the same samples (e.g. before / after augmentation).
 
     Args:
-        panels: ``[(name, batch), ...]``, batched sample dicts with the same B; each gets an
-            "image + LSP joints" column and an IUV column.
+        panels: ``[(name, batch), ...]``, :class:`~decomr.data.batch.Batch` es (or dicts of their
+            fields) with the same B; each gets an "image + LSP joints" column and an IUV column.
         n: number of rows (default all).
         params: optional :class:`decomr.data.augment.AugmentParams` (shown as row labels).
         title: figure title.
     """
     if not panels:
         raise ValueError("panels: expected at least one (name, batch) pair")
-    B = panels[0][1]["image"].shape[0]
+    panels = [(name, as_batch(batch)) for name, batch in panels]
+    B = len(panels[0][1])
     n = B if n is None else min(n, B)
     fig, axes = plt.subplots(n, 2 * len(panels), figsize=(2.0 * 2 * len(panels), 2.05 * n), squeeze=False)
     for r in range(n):
         for c, (name, batch) in enumerate(panels):
-            s = _sample(batch, r)
-            img = _np(s["image"]).transpose(1, 2, 0).clip(0, 1)
+            img = _np(batch.image[r]).transpose(1, 2, 0).clip(0, 1)
             S = img.shape[0]
             ax = axes[r, 2 * c]
             _show(ax, img, name if r == 0 else None)
-            kp = s.get("lsp_keypoints", s.get("keypoints"))
+            kp = _joints_2d(batch, r)
             if kp is not None:
                 draw_keypoints(ax, kp, S)
             ax.set_xlim(-0.5, S - 0.5)
             ax.set_ylim(S - 0.5, -0.5)
-            _show(axes[r, 2 * c + 1], iuv_to_rgb(s["iuv"]), "IUV" if r == 0 else None)
+            _show(axes[r, 2 * c + 1], iuv_to_rgb(batch.iuv[r]), "IUV" if r == 0 else None)
         if params is not None:
             label = (f"flip={bool(params.flip[r])}\nrot={float(params.rot[r]):.0f} deg\n"
                      f"scale={float(params.scale[r]):.2f}\ncolour=" + ",".join(f"{float(c):.2f}" for c in params.color[r]))
@@ -207,7 +213,7 @@ def data_figures(folder=None, n: int = 6, split: str = "val", config=None, devic
                            rot=torch.tensor([0.0, 40.0, 0.0, -30.0][:k]),
                            scale=torch.tensor([1.0, 1.0, 1.25, 0.8][:k]),
                            color=torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.3, 0.8, 0.7], [0.7, 1.1, 1.4]][:k]))
-    before = {key: v[:k] for key, v in batch.items()}
+    before = batch[:k]
     mirrors = {key: UVMirror.from_atlas(atlas, gen.body_cpu) for key, atlas in gen.atlases.items()}
     after = augment_batch(before, params, gen.body, mirrors)
     rendered = gen.batch(split, range(k), augment=params)

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from decomr.data.batch import Batch, as_batch
 from decomr.viz.train_plots import iuv_rgb
 
 __all__ = [
@@ -187,7 +188,7 @@ def plot_uv_maps(maps: Mapping[str, Any], mask: torch.Tensor | None = None, cmap
 # ------------------------------------------------------------------------------------------------
 # CNet
 # ------------------------------------------------------------------------------------------------
-def plot_cnet_outputs(batch: Mapping[str, torch.Tensor], out: Any, n: int = 4, mesh_every: int = 25) -> Figure:
+def plot_cnet_outputs(batch: Batch | Mapping[str, torch.Tensor], out: Any, n: int = 4, mesh_every: int = 25) -> Figure:
     """CNet's five outputs beside the ground truth, one row per sample.
 
     Columns: input | GT mask | predicted foreground probability | GT IUV | predicted IUV (u red,
@@ -197,8 +198,9 @@ def plot_cnet_outputs(batch: Mapping[str, torch.Tensor], out: Any, n: int = 4, m
     predicted camera, orange).
 
     Args:
-        batch: collated samples with ``image`` (B, 3, S, S), ``iuv`` (B, 3, h, w) and optionally
-            ``vertices`` (B, V, 3) and ``camera`` (B, 3) for the camera column.
+        batch: a :class:`~decomr.data.batch.Batch` (or a dict of its fields) with ``image``
+            (B, 3, S, S), ``iuv`` (B, 3, h, w) and optionally ``vertices`` (B, V, 3) and ``camera``
+            (B, 3) for the camera column.
         out: a ``DecoMROutput`` or ``CNetOutput`` (fields ``mask_logits``, ``uv``,
             ``local_features``, ``global_features``, ``camera``).
         n: rows.
@@ -210,9 +212,10 @@ def plot_cnet_outputs(batch: Mapping[str, torch.Tensor], out: Any, n: int = 4, m
     from decomr.render import weak_perspective_project
     from decomr.viz.colors import OKABE_ITO
 
-    _check("batch['image']", batch.get("image"), 4, "(B, 3, S, S)", 3)
+    batch = as_batch(batch)
+    _check("batch.image", batch.image, 4, "(B, 3, S, S)", 3)
     _check("out.mask_logits", out.mask_logits, 4, "(B, 1, h, w)", 1)
-    n = max(1, min(int(n), batch["image"].shape[0], out.mask_logits.shape[0]))
+    n = max(1, min(int(n), len(batch), out.mask_logits.shape[0]))
     cols = ["input", "GT mask", "predicted mask", "GT IUV", "predicted IUV", "|uv error|", "local features",
             "global feature", "camera"]
     fig, axes = plt.subplots(n, len(cols), figsize=(1.75 * len(cols), 1.85 * n), squeeze=False)
@@ -221,9 +224,9 @@ def plot_cnet_outputs(batch: Mapping[str, torch.Tensor], out: Any, n: int = 4, m
     side = int(math.isqrt(g.shape[1]))
     gmax = float(g[:n].abs().max().clamp(min=1e-9))
     for i in range(n):
-        image = batch["image"][i]
+        image = batch.image[i]
         size = image.shape[-1]
-        gt = batch["iuv"][i].detach().float().cpu() if "iuv" in batch else None
+        gt = batch.iuv[i].detach().float().cpu() if batch.iuv is not None else None
         pred_iuv = torch.cat([(prob[i] > 0.5).float(), out.uv[i].detach().float()], 0).cpu()
         tiles = [_image(image), None, prob[i, 0].cpu().numpy(), None, iuv_rgb(pred_iuv), None, None, None,
                  _image(image)]
@@ -251,11 +254,11 @@ def plot_cnet_outputs(batch: Mapping[str, torch.Tensor], out: Any, n: int = 4, m
             else:
                 ax.imshow(tile, interpolation="nearest")
             _clean(ax, cols[k] if i == 0 else None)
-        if "vertices" in batch:
-            verts = batch["vertices"][i : i + 1, ::mesh_every].float().cpu()
+        if batch.vertices is not None:
+            verts = batch.vertices[i : i + 1, ::mesh_every].float().cpu()
             cams = [(out.camera[i : i + 1].detach().float().cpu(), OKABE_ITO["orange"], "predicted")]
-            if "camera" in batch:
-                cams.insert(0, (batch["camera"][i : i + 1].float().cpu(), OKABE_ITO["blue"], "GT"))
+            if batch.camera is not None:
+                cams.insert(0, (batch.camera[i : i + 1].float().cpu(), OKABE_ITO["blue"], "GT"))
             for cam, color, label in cams:
                 px = _to_pixels(weak_perspective_project(verts, cam)[0].numpy(), size)
                 axes[i, 8].scatter(px[:, 0], px[:, 1], s=0.6, c=color, label=label, alpha=0.7)
@@ -638,7 +641,7 @@ def _location_rgb(loc: torch.Tensor, mask: torch.Tensor | None) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 # Meshes
 # ------------------------------------------------------------------------------------------------
-def plot_mesh_comparison(batch: Mapping[str, torch.Tensor], outputs: Mapping[str, Any], faces: torch.Tensor,
+def plot_mesh_comparison(batch: Batch | Mapping[str, torch.Tensor], outputs: Mapping[str, Any], faces: torch.Tensor,
                          n: int = 4, labels: Mapping[str, Sequence[str]] | None = None) -> Figure:
     """Meshes of several models over the same crops: input | GT mesh | one column per model.
 
@@ -646,7 +649,8 @@ def plot_mesh_comparison(batch: Mapping[str, torch.Tensor], outputs: Mapping[str
     each prediction with its own predicted camera.
 
     Args:
-        batch: collated samples (``image``, ``vertices``, optionally ``camera``).
+        batch: a :class:`~decomr.data.batch.Batch` (``image``, ``vertices``, optionally ``camera``),
+            or a dict of its fields.
         outputs: model name -> ``DecoMROutput`` (with ``vertices`` and ``camera``) for the batch.
         faces: (F, 3).
         n: rows.
@@ -657,16 +661,17 @@ def plot_mesh_comparison(batch: Mapping[str, torch.Tensor], outputs: Mapping[str
     """
     from decomr.viz.train_plots import mesh_overlay
 
-    _check("batch['image']", batch.get("image"), 4, "(B, 3, S, S)", 3)
-    n = max(1, min(int(n), batch["image"].shape[0]))
+    batch = as_batch(batch)
+    _check("batch.image", batch.image, 4, "(B, 3, S, S)", 3)
+    n = max(1, min(int(n), len(batch)))
     names = list(outputs)
     cols = ["input", "GT mesh"] + names
     fig, axes = plt.subplots(n, len(cols), figsize=(2.3 * len(cols), 2.45 * n), squeeze=False)
     for i in range(n):
-        image = batch["image"][i]
+        image = batch.image[i]
         tiles = [_image(image)]
-        cam = batch["camera"][i] if "camera" in batch else outputs[names[0]].camera[i]
-        tiles.append(mesh_overlay(image, batch["vertices"][i], cam, faces) if "vertices" in batch else _image(image))
+        cam = batch.camera[i] if batch.camera is not None else outputs[names[0]].camera[i]
+        tiles.append(mesh_overlay(image, batch.vertices[i], cam, faces) if batch.vertices is not None else _image(image))
         for name in names:
             out = outputs[name]
             if out.vertices is None:

@@ -4,12 +4,11 @@
   evaluation metrics over the steps of a run, with the stage-1/stage-2 boundary marked.
 * :func:`plot_learning_curve` — validation PA-MPJPE / MPJPE / mask IoU / facing error against
   the images seen, beside the template body's (and, optionally, the best constant prediction's).
-* :func:`plot_probe` — what :func:`decomr.train.diagnose.probe_run` measured over the first
+* :func:`plot_probe` — what :func:`decomr.eval.diagnose.probe_run` measured over the first
   steps: errors and facing error, and each loss term's share of the gradient.
-* :func:`iuv_rgb` — an IUV image as colours (u red, v green, background black).
-* :func:`mesh_overlay` — a mesh rendered with a weak-perspective camera over the input crop.
-* :func:`prediction_panel` — one row (input | GT IUV | predicted IUV | predicted mesh) as an
-  image array, what TensorBoard shows during training.
+* :func:`iuv_rgb`, :func:`mesh_overlay`, :func:`prediction_panel` — IUV colours, a mesh over its
+  crop, one row (input | GT IUV | predicted IUV | predicted mesh) as an image array: what
+  TensorBoard shows during training (:mod:`decomr.train.panels`, re-exported here).
 * :func:`plot_predictions` — a grid of such rows, GT mesh included, for notebooks.
 
 >>> iuv_rgb(torch.zeros(3, 4, 4)).shape
@@ -23,6 +22,9 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+
+from decomr.data.batch import Batch, as_batch
+from decomr.train.panels import _np_image, iuv_rgb, mesh_overlay, prediction_panel
 
 __all__ = ["load_history", "plot_loss_curves", "plot_learning_curve", "plot_probe", "iuv_rgb", "mesh_overlay", "prediction_panel", "plot_predictions"]
 
@@ -116,7 +118,7 @@ def plot_learning_curve(run: str | Path | Sequence[dict[str, Any]], batch_size: 
         template: the template body's metrics on the same validation images
             (:func:`decomr.eval.evaluate.template_baseline`), drawn as a dashed line.
         constant: optional metrics of the best constant prediction (the orientation-averaged body,
-            :func:`decomr.train.diagnose.constant_prediction_errors`), drawn dotted.
+            :func:`decomr.eval.diagnose.constant_prediction_errors`), drawn dotted.
         title: figure title.
 
     Returns:
@@ -154,13 +156,13 @@ def plot_learning_curve(run: str | Path | Sequence[dict[str, Any]], batch_size: 
 
 def plot_probe(rows: Sequence[Any], template: dict[str, float] | None = None,
                constant: dict[str, float] | None = None):
-    """The first steps of a run as measured by :func:`decomr.train.diagnose.probe_run`.
+    """The first steps of a run as measured by :func:`decomr.eval.diagnose.probe_run`.
 
     Args:
-        rows: :class:`~decomr.train.diagnose.ProbeRow` objects or their ``dataclasses.asdict`` dicts
+        rows: :class:`~decomr.eval.diagnose.ProbeRow` objects or their ``dataclasses.asdict`` dicts
             (e.g. read back from JSON).
         template, constant: metrics of the template body and of the best constant prediction
-            (:func:`decomr.train.diagnose.constant_prediction_errors`), drawn as lines.
+            (:func:`decomr.eval.diagnose.constant_prediction_errors`), drawn as lines.
 
     Returns:
         matplotlib ``Figure``: PA-MPJPE and MPJPE (mm), facing error (degrees), and the loss terms'
@@ -205,98 +207,31 @@ def plot_probe(rows: Sequence[Any], template: dict[str, float] | None = None,
     return fig
 
 
-def _np_image(image: torch.Tensor) -> np.ndarray:
-    """(3, H, W) float in [0, 1] -> (H, W, 3) float."""
-    return image.detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy()
-
-
-def iuv_rgb(iuv: torch.Tensor) -> np.ndarray:
-    """(3, H, W) IUV image (mask, u, v; tensor or array) -> (H, W, 3) numpy colours: u red, v green,
-    0.4 blue on the body (:func:`decomr.render.images.iuv_colors`, the one colouring)."""
-    from decomr.render.images import iuv_colors
-
-    return iuv_colors(torch.as_tensor(iuv)).cpu().numpy()
-
-
-def mesh_overlay(image: torch.Tensor, vertices: torch.Tensor, camera: torch.Tensor, faces: torch.Tensor,
-                 alpha: float = 0.7) -> np.ndarray:
-    """A mesh rendered (shaded) with its weak-perspective camera over the crop.
-
-    Args:
-        image: (3, H, W) crop in [0, 1].
-        vertices: (V, 3) pelvis-centred camera-frame vertices, metres.
-        camera: (3,) [s, tx, ty].
-        faces: (F, 3).
-        alpha: opacity of the mesh.
-
-    Returns:
-        (H, W, 3) float in [0, 1].
-    """
-    from decomr.render import render_body
-
-    h, w = image.shape[-2:]
-    verts = vertices.detach().float().cpu()[None] + torch.tensor([0.0, 0.0, 10.0])
-    out = render_body(verts, faces.cpu(), camera.detach().float().cpu()[None], (h, w), shade=True)
-    base = _np_image(image)
-    rgb = out.rgb[0].permute(1, 2, 0).numpy()
-    m = out.mask[0, 0].numpy()[..., None] * alpha
-    return base * (1 - m) + rgb * m
-
-
-def _resize(rgb: np.ndarray, size: int) -> np.ndarray:
-    t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()
-    t = torch.nn.functional.interpolate(t, size=(size, size), mode="nearest")
-    return t[0].permute(1, 2, 0).numpy()
-
-
-def prediction_panel(batch: dict[str, Any], out: Any, index: int = 0, faces: torch.Tensor | None = None,
-                     size: int | None = None) -> np.ndarray:
-    """One sample as a row: input | GT IUV | predicted IUV | predicted mesh (if any).
-
-    Args:
-        batch: collated batch (``image``, optional ``iuv``).
-        out: the model's ``DecoMROutput`` for (at least) that sample.
-        index: the sample (row of ``batch``; ``out`` may hold only that sample at row 0).
-        faces: (F, 3) mesh faces for the mesh overlay (skipped if None or no mesh predicted).
-        size: tile size in pixels (default: the image size).
-
-    Returns:
-        (size, k * size, 3) float array in [0, 1].
-    """
-    image = batch["image"][index]
-    size = size or int(image.shape[-1])
-    j = index if out.mask_logits.shape[0] > index else 0
-    tiles = [_np_image(image)]
-    if "iuv" in batch:
-        tiles.append(iuv_rgb(batch["iuv"][index]))
-    tiles.append(iuv_rgb(torch.cat([(out.mask_logits[j] > 0).float(), out.uv[j]], dim=0)))
-    if faces is not None and out.vertices is not None:
-        tiles.append(mesh_overlay(image, out.vertices[j], out.camera[j], faces))
-    return np.concatenate([_resize(t, size) for t in tiles], axis=1)
-
-
-def plot_predictions(batch: dict[str, Any], out: Any, faces: torch.Tensor, num: int = 4,
+def plot_predictions(batch: Batch | dict[str, Any], out: Any, faces: torch.Tensor, num: int = 4,
                      gt_camera: torch.Tensor | None = None):
     """A grid: for each sample, input | GT IUV | predicted IUV | GT mesh | predicted mesh.
 
     The GT mesh is drawn with ``gt_camera`` (B, 3) when given, else with the predicted camera
-    (so the two meshes are compared in the same view).
+    (so the two meshes are compared in the same view). ``batch``: a
+    :class:`~decomr.data.batch.Batch` (``image``, optional ``iuv``, ``vertices``) or a dict of its fields.
 
     Returns:
         matplotlib ``Figure``.
     """
     import matplotlib.pyplot as plt
 
-    n = min(num, batch["image"].shape[0])
+    batch = as_batch(batch)
+    n = min(num, len(batch))
     cols = ["input", "GT IUV", "predicted IUV", "GT mesh", "predicted mesh"]
     fig, axes = plt.subplots(n, len(cols), figsize=(2.2 * len(cols), 2.2 * n), squeeze=False)
     for i in range(n):
-        image = batch["image"][i]
+        image = batch.image[i]
         tiles = [_np_image(image),
-                 iuv_rgb(batch["iuv"][i]) if "iuv" in batch else np.zeros((8, 8, 3)),
+                 iuv_rgb(batch.iuv[i]) if batch.iuv is not None else np.zeros((8, 8, 3)),
                  iuv_rgb(torch.cat([(out.mask_logits[i] > 0).float(), out.uv[i]], dim=0))]
         cam = gt_camera[i] if gt_camera is not None else out.camera[i]
-        tiles.append(mesh_overlay(image, batch["vertices"][i], cam, faces) if "vertices" in batch else _np_image(image))
+        tiles.append(mesh_overlay(image, batch.vertices[i], cam, faces) if batch.vertices is not None
+                     else _np_image(image))
         tiles.append(mesh_overlay(image, out.vertices[i], out.camera[i], faces) if out.vertices is not None
                      else _np_image(image))
         for k, tile in enumerate(tiles):

@@ -11,7 +11,11 @@
     decomr predict IMAGE_OR_FOLDER    run a trained model on your images
     decomr export-onnx ...            ONNX export with an onnxruntime parity check
 
-Subcommands import their subpackage lazily, so ``decomr info`` stays fast.
+Each command's front end (argument parsing, messages, exit codes) is a module of this package
+(``decomr.cli.train``, ``decomr.cli.eval``, ``decomr.cli.predict``, ``decomr.cli.uv``,
+``decomr.cli.export``, ``decomr.cli.experiments``): the top layer, which may import from every
+other part of decomr, while the library layers below never import a command line. Subcommands are
+imported lazily, so ``decomr info`` stays fast.
 """
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _cmd_build_uv(args: argparse.Namespace) -> int:
-    from decomr.uv.cli import build_uv_main
+    from decomr.cli.uv import build_uv_main
 
     return int(build_uv_main(args.rest) or 0)
 
@@ -72,24 +76,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Subcommands that own their argument parsing: everything after the name is passed through.
 _PASSTHROUGH = {
-    "build-uv": ("decomr.uv.cli", "build_uv_main"),
+    "build-uv": ("decomr.cli.uv", "build_uv_main"),
     "render-gt": ("decomr.data.render_gt", "render_gt_main"),
-    "render-synthetic": ("decomr.data.cache", "render_synthetic_main"),
-    "predict": ("decomr.predict.cli", "predict_main"),
-    "export-onnx": ("decomr.export.cli", "export_onnx_main"),
-    "train": ("decomr.train.cli", "train_main"),
-    "eval": ("decomr.eval.cli", "eval_main"),
+    "render-synthetic": ("decomr.cli.render_synthetic", "render_synthetic_main"),
+    "predict": ("decomr.cli.predict", "predict_main"),
+    "export-onnx": ("decomr.cli.export", "export_onnx_main"),
+    "train": ("decomr.cli.train", "train_main"),
+    "eval": ("decomr.cli.eval", "eval_main"),
 }
 
 
-# `decomr reproduce <target>`: the experiments (decomr.experiments.cli); without a target, the notebooks.
+# `decomr reproduce <target>`: the experiments (decomr.cli.experiments); without a target, the notebooks.
 _REPRODUCE_TARGETS = ("table5", "tables", "figures")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if len(argv) > 1 and argv[0] == "reproduce" and argv[1] in _REPRODUCE_TARGETS:
-        from decomr.experiments.cli import reproduce_main
+        from decomr.cli.experiments import reproduce_main
 
         return int(reproduce_main(argv[1:]) or 0)
     if argv and argv[0] in _PASSTHROUGH:

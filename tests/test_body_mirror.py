@@ -1,10 +1,10 @@
-"""Tests of decomr.uv.mirror: the mirror map from connectivity and the sides of a body mesh."""
+"""Tests of decomr.body.mirror: the mirror map from connectivity and the sides of a body mesh."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from decomr.uv.mirror import AsymmetricMeshError, mesh_sides, mirror_map_from_connectivity, nearest_mirror_map
+from decomr.body.mirror import AsymmetricMeshError, mesh_sides, mirror_map_from_connectivity, nearest_mirror_map
 from decomr.uv.seams import symmetric_sphere
 
 

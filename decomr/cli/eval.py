@@ -83,7 +83,7 @@ def _sweep_main(args: argparse.Namespace, device: str) -> int:
     from pathlib import Path
 
     from decomr.eval.stress import SWEEP_FACTORS, stress_sweep, write_sweep
-    from decomr.predict.loading import CheckpointError, find_checkpoint
+    from decomr.train.checkpoint import CheckpointError, find_checkpoint
 
     factors = list(SWEEP_FACTORS) if "all" in args.sweep else args.sweep
     bad = [f for f in factors if f not in SWEEP_FACTORS]
@@ -114,7 +114,7 @@ def _oracle_table_main(args: argparse.Namespace, device: str) -> int:
 
     from decomr.eval.oracle import oracle_markdown, oracle_table
     from decomr.paths import atomic_write_bytes
-    from decomr.predict.loading import CheckpointError, find_checkpoint
+    from decomr.train.checkpoint import CheckpointError, find_checkpoint
 
     if args.dataset != ["synthetic"]:
         print(f"decomr eval --oracle-table: needs ground truth for every link: synthetic data only "

@@ -14,7 +14,7 @@ Two questions decide whether a DecoMR trained from scratch beats the template bo
    size of LNet's residual, the learning rate, and the gap between BatchNorm's train-mode and
    eval-mode predictions.
 
-Notebook 06 shows both; ``python -m decomr.train.diagnose`` prints them for a config.
+Notebook 06 shows both; ``python -m decomr.eval.diagnose`` prints them for a config.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from decomr.data.batch import Batch, as_batch
 from decomr.losses import LossConfig, compute_losses
 
 __all__ = ["TERMS", "term_gradient_norms", "ProbeRow", "probe_run", "constant_prediction_errors"]
@@ -34,7 +35,7 @@ __all__ = ["TERMS", "term_gradient_norms", "ProbeRow", "probe_run", "constant_pr
 TERMS = ("mask", "uv", "location_map", "joints3d", "joints2d", "consistency", "tv")
 
 
-def term_gradient_norms(model: torch.nn.Module, batch: dict[str, Any], weight_map: torch.Tensor,
+def term_gradient_norms(model: torch.nn.Module, batch: Batch | dict[str, Any], weight_map: torch.Tensor,
                         loss_config: LossConfig = LossConfig(), stage: int = 2) -> dict[str, tuple[float, float]]:
     """Each weighted loss term's value and the norm of its own gradient over all parameters.
 
@@ -42,7 +43,7 @@ def term_gradient_norms(model: torch.nn.Module, batch: dict[str, Any], weight_ma
 
     Args:
         model: a :class:`decomr.models.DecoMR` (its mode is used as is).
-        batch: a collated batch on the model's device.
+        batch: a :class:`~decomr.data.batch.Batch` on the model's device (or a dict of its fields).
         weight_map: (R, R) Eq. 6 weights. loss_config: the weights. stage: 1 (Eq. 4) or 2 (Eq. 1).
 
     Returns:
@@ -51,9 +52,10 @@ def term_gradient_norms(model: torch.nn.Module, batch: dict[str, Any], weight_ma
     from decomr.train.loop import STAGE_NAMES, _float_output
     from decomr.train.targets import joints_for_loss, make_targets
 
+    batch = as_batch(batch)
     params = [p for p in model.parameters() if p.requires_grad]
     gt = make_targets(batch, model.sampler, iuv_size=model.config.iuv_size)
-    out = joints_for_loss(_float_output(model(batch["image"], stage=STAGE_NAMES[stage])), gt.joint_set)
+    out = joints_for_loss(_float_output(model(batch.image, stage=STAGE_NAMES[stage])), gt.joint_set)
     terms = compute_losses(out, gt.targets, weight_map, loss_config)
     res = {}
     for name in TERMS:
@@ -97,14 +99,14 @@ class ProbeRow:
         return {k: g / total for k, (_, g) in self.terms.items()}
 
 
-def _metrics(model: torch.nn.Module, batch: dict[str, Any], train_mode: bool) -> tuple[dict[str, float], Any]:
-    from decomr.eval.evaluate import batch_errors
+def _metrics(model: torch.nn.Module, batch: Batch, train_mode: bool) -> tuple[dict[str, float], Any]:
+    from decomr.train.errors import batch_errors
     from decomr.train.loop import _float_output
 
     was = model.training
     model.train(train_mode)
     with torch.no_grad():
-        out = _float_output(model(batch["image"]))
+        out = _float_output(model(batch.image))
     model.train(was)
     return {k: float(v[torch.isfinite(v)].mean()) for k, v in batch_errors(out, batch).items()}, out
 
@@ -143,7 +145,7 @@ def probe_run(config: Any, steps: int = 200, every: int = 20, val_size: int = 32
     nocache = config.replace(data=dataclasses.replace(config.data, cache=""))
     source = build_train_source(nocache, body, atlas, torch.device("cpu"), 0, 1, 0)
     val = build_test_dataset(config, body, atlas)
-    val_batch = torch.utils.data.default_collate([val[i] for i in range(min(val_size, len(val)))])
+    val_batch = Batch.collate([val[i] for i in range(min(val_size, len(val)))])
     s1, s2 = config.stage_steps(config.data.synthetic.train_size)
     rows: list[ProbeRow] = []
     start = time.perf_counter()
@@ -165,7 +167,7 @@ def probe_run(config: Any, steps: int = 200, every: int = 20, val_size: int = 32
                 residual = float((out.location_map - base).abs()[:, :, mask].mean()) * 1000
             rows.append(ProbeRow(
                 step=step, stage=stage, lr=lr_at(step, config.train, (s1, s2)), terms=terms,
-                camera_scale=float(out.camera[:, 0].mean()), camera_scale_gt=float(val_batch["camera"][:, 0].mean()),
+                camera_scale=float(out.camera[:, 0].mean()), camera_scale_gt=float(val_batch.camera[:, 0].mean()),
                 residual_mm=residual, metrics=eval_metrics,
                 bn_gap_mm=train_metrics.get("pa_mpjpe", math.nan) - eval_metrics.get("pa_mpjpe", math.nan),
                 seconds=time.perf_counter() - start))
@@ -198,7 +200,7 @@ def constant_prediction_errors(config: Any, num_train: int = 512, num_test: int 
     from torch.utils.data import DataLoader, Subset
 
     from decomr.body import load as load_body
-    from decomr.eval.evaluate import _Means, template_errors
+    from decomr.train.errors import MeanTally, template_errors
     from decomr.eval.metrics import facing_error, mpjpe, pa_mpjpe, per_vertex_error
     from decomr.train.data import build_test_dataset
     from decomr.data.synthetic import SyntheticDataset
@@ -208,21 +210,21 @@ def constant_prediction_errors(config: Any, num_train: int = 512, num_test: int 
     body = load_body(config.body)
     atlas = load_atlas(body, config.model.atlas)
     sampler = body_sampler(body, atlas, config.model.map_size)  # the model's own Eq. 3 (seam-aware)
-    train = SyntheticDataset("train", config=config.data.synthetic, body=body, atlases={atlas.name: atlas})
+    train = SyntheticDataset("train", config=config.synthetic, body=body, atlases={atlas.name: atlas})
     maps = []
-    for batch in DataLoader(Subset(train, range(num_train)), batch_size=32):
-        maps.append(sampler.mesh_to_map(batch["vertices"]))
+    for batch in DataLoader(Subset(train, range(num_train)), batch_size=32, collate_fn=Batch.collate):
+        maps.append(sampler.mesh_to_map(batch.vertices))
     median = torch.cat(maps).median(dim=0).values  # (3, R, R)
     verts = sampler.map_to_mesh(median[None])  # (1, V, 3)
     lsp = body.regress_joints(verts)[1]
     test = build_test_dataset(config, body, atlas, split="test")
-    ours, base = _Means(), _Means()
-    for batch in DataLoader(Subset(test, range(min(num_test, len(test)))), batch_size=32):
-        gt14, b = batch["lsp_joints3d"], batch["lsp_joints3d"].shape[0]
+    ours, base = MeanTally(), MeanTally()
+    for batch in DataLoader(Subset(test, range(min(num_test, len(test)))), batch_size=32, collate_fn=Batch.collate):
+        gt14, b = batch.lsp_joints3d, len(batch)
         v, j = verts.expand(b, -1, -1), lsp.expand(b, -1, -1)
         ours.add("mpjpe", mpjpe(j, gt14) * 1000)
         ours.add("pa_mpjpe", pa_mpjpe(j, gt14).float() * 1000)
-        ours.add("pve", per_vertex_error(v, batch["vertices"], "hips", j, gt14) * 1000)
+        ours.add("pve", per_vertex_error(v, batch.vertices, "hips", j, gt14) * 1000)
         ours.add("facing_error", facing_error(j, gt14))
         for name, values in template_errors(body, batch).items():
             base.add(name, values)
@@ -235,7 +237,7 @@ def _main(argv: list[str] | None = None) -> int:
 
     from decomr.train.config import load_config
 
-    p = argparse.ArgumentParser(prog="python -m decomr.train.diagnose", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m decomr.eval.diagnose", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", "-c", default="quick")
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--every", type=int, default=20)

@@ -82,13 +82,11 @@ def run_card(run_dir: Path) -> tuple[dict[str, float], dict]:
 
 def _export(args: list[str]) -> int:
     from decomr.paths import sub_dir
-    from decomr.train.checkpoint import export_release, load_checkpoint
+    from decomr.train.checkpoint import export_release, find_checkpoint, load_checkpoint
 
     src = Path(args[0])
     run_dir = src if src.is_dir() else src.parent
-    if src.is_dir():
-        src = src / "best.pt" if (src / "best.pt").is_file() else src / "last.pt"
-    ckpt = load_checkpoint(src)
+    ckpt = load_checkpoint(find_checkpoint(src))  # a run folder: its best.pt, else last.pt
     if len(args) > 1:
         out = Path(args[1])
     else:

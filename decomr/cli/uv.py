@@ -7,7 +7,7 @@ stats and the Table 1 metrics (and optionally write ``figures/table1.md``).
     decomr build-uv --mesh my_body.obj --table   # any closed genus-0 body mesh: atlas .npz + OBJ with UVs
 
 ``--mesh`` takes a triangle or quad mesh in the canonical frame (y up, facing +z, x towards the
-body's left). Its mirror map comes from its connectivity (:mod:`decomr.uv.mirror`), so the geometry
+body's left). Its mirror map comes from its connectivity (:mod:`decomr.body.mirror`), so the geometry
 may be off symmetry by millimetres; a mesh with holes, several components, non-manifold edges or
 handles is refused with the problem and its count.
 """
@@ -51,7 +51,7 @@ def build_uv_for_mesh(path, out_dir=None, table: bool = False, sample: int | Non
 
     from decomr.export.mesh import read_obj_mesh, write_obj
     from decomr.uv.build import build_continuous_atlas
-    from decomr.uv.mirror import check_closed_genus0, mirror_map_from_connectivity
+    from decomr.body.mirror import check_closed_genus0, mirror_map_from_connectivity
 
     path = Path(path)
     vertices, faces = read_obj_mesh(path)

@@ -1,4 +1,4 @@
-"""Tests of decomr.train.diagnose: per-term gradient norms and the constant-prediction floor."""
+"""Tests of decomr.eval.diagnose: per-term gradient norms and the constant-prediction floor."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,7 @@ import torch
 from decomr.losses import LossConfig
 from decomr.models import DecoMR
 from decomr.train.data import build_test_dataset
-from decomr.train.diagnose import TERMS, constant_prediction_errors, probe_run, term_gradient_norms
+from decomr.eval.diagnose import TERMS, constant_prediction_errors, probe_run, term_gradient_norms
 from decomr.uv import load_atlas, weight_map
 from tests.train_helpers import one_thread, tiny_config  # noqa: F401 (autouse)
 
