@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from decomr import paths
+from decomr.body.smpl_body import SMPL_FILES, SMPL_HELP, SMPL_UV_FILE, smpl_folder
+from decomr.data.official import dataset_status
 
 PACKAGES = ("torch", "torchvision", "numpy", "scipy", "anny", "libigl", "smplx", "trimesh", "matplotlib", "plotly")
 
@@ -34,8 +36,6 @@ def _version(pkg: str) -> str:
 
 
 def body_models() -> list[Item]:
-    from decomr.body.smpl_body import SMPL_FILES, SMPL_HELP, SMPL_UV_FILE, smpl_folder
-
     anny_cache = paths.data_dir() / "cache" / "anny"
     items = [Item("anny (default)", True, str(anny_cache),
                   details=["model cache built" if any(anny_cache.glob("**/*")) else "first load builds the cache (~35 s)"])]
@@ -62,10 +62,6 @@ def assets() -> list[Item]:
 
 
 def datasets() -> list[Item]:
-    try:
-        from decomr.data.official import dataset_status  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - the loaders are optional at this level
-        return []
     return [Item(**s) for s in dataset_status()]
 
 

@@ -9,10 +9,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from decomr.data.crop import crop_labels, normalized_to_pixels
+from decomr.data.errors import CorruptDataError
 from decomr.data.fixtures import corrupt_file, update_npz_fields, write_official_fixture
 from decomr.data.official import (
     OFFICIAL_DATASETS,
-    CorruptDataError,
     OfficialDataset,
     dataset_file,
     dataset_status,

@@ -16,8 +16,9 @@ import torch
 
 from decomr.body import load
 from decomr.data.crop import crop_image, points_to_center_scale
+from decomr.data.errors import CorruptDataError
 from decomr.data.fixtures import update_npz_fields, write_official_fixture
-from decomr.data.official import CorruptDataError, OfficialDataset
+from decomr.data.official import OfficialDataset
 from decomr.data.render_gt import (
     FAILURE_REASONS,
     fit_weak_perspective_pixels,

@@ -112,7 +112,7 @@ def test_sample_keys_shapes_dtypes(batch, anny_body):
 
 
 def test_both_atlases(anny_body):
-    from decomr.uv.atlas import load_atlas
+    from decomr.uv.store import load_atlas
 
     default = load_atlas(anny_body, "default")
     cfg = SyntheticConfig(image_size=32, iuv_size=16, atlas="both", train_size=4)

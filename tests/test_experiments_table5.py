@@ -17,7 +17,8 @@ from decomr.experiments.budgets import BUDGETS, Budget, get_budget
 from decomr.cli.experiments import reproduce_main
 from decomr.experiments.table5 import (PAPER_TABLE5, RESULT_FILE, TABLE5_ATLASES, TABLE5_INPUTS, CellResult, CellSpec,
                                        Table5Result, cell_config, grid_cells, load_table5, run_cell, run_table5)
-from decomr.experiments.table5_report import check_orderings, compare_pair, summarize, table5_markdown
+from decomr.experiments.table5_grid import summarize
+from decomr.experiments.table5_report import check_orderings, compare_pair, table5_markdown
 from tests.train_helpers import one_thread  # noqa: F401 (autouse)
 
 

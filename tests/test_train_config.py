@@ -171,7 +171,6 @@ def test_model_img_size_sizes_the_synthetic_data_and_the_augmentation():
 
 
 def test_data_code_receives_the_model_size(monkeypatch):
-    import decomr.data.synthetic as synthetic
     from decomr.train import data
 
     seen = {}
@@ -180,7 +179,7 @@ def test_data_code_receives_the_model_size(monkeypatch):
         def __init__(self, split, config, augment, body, atlases):
             seen.update(config=config, augment=augment)
 
-    monkeypatch.setattr(synthetic, "SyntheticDataset", Recorder)
+    monkeypatch.setattr(data, "SyntheticDataset", Recorder)
     c = apply_overrides(TrainConfig.quick(), ["model.img_size=96", "model.iuv_size=24"])
     data._synthetic(c, "train", body=None, atlas=None, augment=True)
     assert seen["config"].image_size == 96 and seen["augment"].crop_size == 96

@@ -1,4 +1,4 @@
-"""decomr.uv.atlas / seams / build / checks: the continuous UV map (Sec. 3.1) and its files."""
+"""decomr.uv.atlas / store / seams / build / checks: the continuous UV map (Sec. 3.1) and its files."""
 from __future__ import annotations
 
 import copy
@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from decomr.uv import checks
-from decomr.uv.atlas import StaleAtlasError, UVAtlas, atlas_report, default_atlas, load_atlas
+from decomr.uv.atlas import StaleAtlasError, UVAtlas, atlas_report, default_atlas
 from decomr.uv.build import AtlasValidationError, BuildConfig, build_continuous_atlas, build_continuous_atlas_stages, cut_to_disk
 from decomr.uv.seams import mesh_edges, symmetric_seam_tree, symmetric_sphere
+from decomr.uv.store import load_atlas
 from tests.helpers import assert_close
 
 

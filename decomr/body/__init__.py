@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 
+from decomr import paths
+from decomr.body.anny_body import AnnyBody
 from decomr.body.base import BodyModel, BodyOutput, axis_angle_to_matrix
 from decomr.body.joints import (
     LSP_BONES,
@@ -26,6 +28,7 @@ from decomr.body.parts import (
     WEIGHT_GROUP_VALUES,
 )
 from decomr.body.pose import POSE_NAMES
+from decomr.body.smpl_body import SMPLBody
 
 BODY_MODELS = ("anny", "smpl")
 
@@ -41,10 +44,7 @@ __all__ = [
 def _load_cached(name: str, key: tuple) -> BodyModel:
     kwargs = tuple(kv for kv in key if kv[0] != "__data__")
     if name == "anny":
-        from decomr.body.anny_body import AnnyBody
-
         return AnnyBody(**dict(kwargs))
-    from decomr.body.smpl_body import SMPLBody
 
     return SMPLBody(**dict(kwargs))
 
@@ -67,7 +67,6 @@ def load(name: str = "anny", **kwargs) -> BodyModel:
     """
     if name not in BODY_MODELS:
         raise ValueError(f"name: expected one of {BODY_MODELS}, got {name!r}")
-    from decomr import paths
 
     # The data folder is part of the key: models (and their cached tables) live there.
     return _load_cached(name, tuple(sorted(kwargs.items())) + (("__data__", str(paths.data_dir())),))

@@ -19,13 +19,17 @@ import argparse
 import logging
 import sys
 
+from decomr.eval.evaluate import EVAL_DATASETS, evaluate_checkpoint, report_markdown
+from decomr.eval.oracle import oracle_markdown, oracle_table
+from decomr.eval.stress import SWEEP_FACTORS, stress_sweep, write_sweep
+from decomr.models.decomr import ORACLE_LINKS
+from decomr.paths import atomic_write_bytes
+from decomr.train.checkpoint import CheckpointError, find_checkpoint
+
 __all__ = ["eval_main", "build_eval_parser"]
 
 
 def build_eval_parser() -> argparse.ArgumentParser:
-    from decomr.eval.evaluate import EVAL_DATASETS
-    from decomr.models.decomr import ORACLE_LINKS
-
     p = argparse.ArgumentParser(prog="decomr eval", description="Evaluate a DecoMR checkpoint (Tables 2-5 protocols).",
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("Examples::", 1)[1])
@@ -55,8 +59,6 @@ def eval_main(argv: list[str] | None = None) -> int:
     """Entry point of ``decomr eval`` (returns the exit status: 0 ok, 2 bad input/missing data)."""
     import torch
 
-    from decomr.eval.evaluate import evaluate_checkpoint, report_markdown
-
     args = build_eval_parser().parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
@@ -81,9 +83,6 @@ def eval_main(argv: list[str] | None = None) -> int:
 
 def _sweep_main(args: argparse.Namespace, device: str) -> int:
     from pathlib import Path
-
-    from decomr.eval.stress import SWEEP_FACTORS, stress_sweep, write_sweep
-    from decomr.train.checkpoint import CheckpointError, find_checkpoint
 
     factors = list(SWEEP_FACTORS) if "all" in args.sweep else args.sweep
     bad = [f for f in factors if f not in SWEEP_FACTORS]
@@ -111,10 +110,6 @@ def _sweep_main(args: argparse.Namespace, device: str) -> int:
 
 def _oracle_table_main(args: argparse.Namespace, device: str) -> int:
     from pathlib import Path
-
-    from decomr.eval.oracle import oracle_markdown, oracle_table
-    from decomr.paths import atomic_write_bytes
-    from decomr.train.checkpoint import CheckpointError, find_checkpoint
 
     if args.dataset != ["synthetic"]:
         print(f"decomr eval --oracle-table: needs ground truth for every link: synthetic data only "

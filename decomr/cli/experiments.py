@@ -18,6 +18,12 @@ import argparse
 import logging
 import sys
 
+from decomr.experiments.budgets import BUDGETS
+from decomr.experiments.figures import make_figures, make_model_figures
+from decomr.experiments.table5 import _default_report_dir, load_table5, run_table5
+from decomr.experiments.table5_report import write_table5_report
+from decomr.experiments.tables import reproduce_tables
+
 __all__ = ["TARGETS", "build_reproduce_parser", "reproduce_main"]
 
 #: The targets handled here (``decomr reproduce <target>``).
@@ -25,8 +31,6 @@ TARGETS = ("table5", "tables", "figures")
 
 
 def build_reproduce_parser() -> argparse.ArgumentParser:
-    from decomr.experiments.budgets import BUDGETS
-
     p = argparse.ArgumentParser(prog="decomr reproduce", description="Reproduce the paper's tables and figures.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("Examples::", 1)[1])
@@ -80,14 +84,10 @@ def reproduce_main(argv: list[str] | None = None) -> int:
 
 
 def _table5(args: argparse.Namespace) -> int:
-    from decomr.experiments.table5 import load_table5, run_table5
-    from decomr.experiments.table5_report import write_table5_report
-
     if args.report_only:
         result = load_table5(args.budget, args.out)
         if not result.finished:
             raise FileNotFoundError(f"no finished run of budget {args.budget!r} in {result.root}")
-        from decomr.experiments.table5 import _default_report_dir
 
         md, png = write_table5_report(result, args.report_dir or _default_report_dir(result.budget, result.root))
         print(f"wrote {md}" + (f" and {png}" if png else ""))
@@ -106,8 +106,6 @@ def _table5(args: argparse.Namespace) -> int:
 def _tables(args: argparse.Namespace) -> int:
     import torch
 
-    from decomr.experiments.tables import reproduce_tables
-
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     report = reproduce_tables(args.checkpoint, root=args.root, out=args.out, synthetic_size=args.synthetic_size,
                               device=device, batch_size=args.batch_size, max_samples=args.max_samples)
@@ -118,8 +116,6 @@ def _tables(args: argparse.Namespace) -> int:
 
 
 def _figures(args: argparse.Namespace) -> int:
-    from decomr.experiments.figures import make_figures, make_model_figures
-
     if args.checkpoint:
         paths = make_model_figures(args.checkpoint, figures_dir=args.figures_dir, pool=args.pool)
     else:

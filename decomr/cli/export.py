@@ -14,6 +14,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from decomr.export.onnx import export_onnx
+from decomr.predict import CheckpointError, CheckpointNotFoundError, Predictor
+
 __all__ = ["export_onnx_main", "build_export_onnx_parser"]
 
 
@@ -33,8 +36,6 @@ def build_export_onnx_parser() -> argparse.ArgumentParser:
 def export_onnx_main(argv: list[str] | None = None) -> int:
     """Entry point of ``decomr export-onnx`` (returns the exit status)."""
     args = build_export_onnx_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    from decomr.export.onnx import export_onnx
-    from decomr.predict import CheckpointError, CheckpointNotFoundError, Predictor
 
     if not args.out.endswith(".onnx"):
         print(f"decomr export-onnx: --out {args.out}: expected a file name ending in .onnx", file=sys.stderr)

@@ -19,6 +19,18 @@ import logging
 import sys
 from pathlib import Path
 
+from decomr.export.prediction import MESH_FRAMES, OUTPUTS, write_prediction
+from decomr.predict import (
+    IMAGE_SUFFIXES,
+    CheckpointError,
+    CheckpointNotFoundError,
+    ImageReadError,
+    Predictor,
+    as_image_list,
+    list_images,
+    read_image,
+)
+
 __all__ = ["predict_main", "build_predict_parser", "parse_box"]
 
 log = logging.getLogger(__name__)
@@ -39,8 +51,6 @@ def parse_box(text: str) -> list[float]:
 
 
 def build_predict_parser() -> argparse.ArgumentParser:
-    from decomr.export.prediction import MESH_FRAMES, OUTPUTS
-
     p = argparse.ArgumentParser(
         prog="decomr predict", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Predict the 3D mesh of the person in an image (or every image of a folder).",
@@ -80,7 +90,6 @@ def _join_negative_box(argv: list[str]) -> list[str]:
 def predict_main(argv: list[str] | None = None) -> int:
     """Entry point of ``decomr predict`` (returns the exit status)."""
     args = build_predict_parser().parse_args(_join_negative_box(sys.argv[1:] if argv is None else list(argv)))
-    from decomr.export.prediction import OUTPUTS
 
     def fail(message: str) -> int:
         print(f"decomr predict: {message}", file=sys.stderr)
@@ -107,8 +116,6 @@ def predict_main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         return fail(str(err))
 
-    from decomr.predict import CheckpointError, CheckpointNotFoundError, ImageReadError, Predictor, list_images, read_image
-
     if args.mask:
         try:
             mask = read_image(args.mask)[..., 0] > 0  # any channel works for a binary mask; take the first
@@ -124,8 +131,6 @@ def predict_main(argv: list[str] | None = None) -> int:
             return fail(f"--box {args.box}: outside the image ({w} x {h} pixels, width x height); the box is "
                         "x_min,y_min,x_max,y_max in pixels of this image")
     if not paths:
-        from decomr.predict import IMAGE_SUFFIXES
-
         return fail(f"{source}: no image files ({', '.join(IMAGE_SUFFIXES)}) in this folder")
     try:
         predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
@@ -143,9 +148,6 @@ def _reason(err: Exception) -> str:
 def _run(predictor, paths: list[Path], stems: list[str], box, mask, outputs, args) -> int:
     import torch
     from tqdm.auto import tqdm
-
-    from decomr.export.prediction import write_prediction
-    from decomr.predict import as_image_list
 
     out_dir = Path(args.out).expanduser()
     failures: list[tuple[Path, str]] = []

@@ -20,6 +20,11 @@ import logging
 import sys
 from pathlib import Path
 
+from decomr.paths import sub_dir
+from decomr.train.checkpoint import export_release, find_checkpoint, load_checkpoint
+from decomr.train.config import TrainConfig, apply_overrides, describe_config, load_config
+from decomr.train.loop import NonFiniteLossError, ResumeMismatchError, RunExistsError, train
+
 __all__ = ["train_main", "build_train_parser"]
 
 
@@ -71,8 +76,6 @@ def run_card(run_dir: Path) -> tuple[dict[str, float], dict]:
         steps = [b["step"] - a["step"] for a, b in zip([{"step": 0}] + train[:-1], train)]
         config_path = run_dir / "config.yaml"
         if train and config_path.is_file():
-            from decomr.train.config import load_config
-
             batch = load_config(config_path).train.batch_size
             card["train_seconds"] = sum(n * batch / r["images_per_s"] for n, r in zip(steps, train) if r["images_per_s"])
         walls = [r["wall"] for r in rows if "wall" in r]
@@ -81,9 +84,6 @@ def run_card(run_dir: Path) -> tuple[dict[str, float], dict]:
 
 
 def _export(args: list[str]) -> int:
-    from decomr.paths import sub_dir
-    from decomr.train.checkpoint import export_release, find_checkpoint, load_checkpoint
-
     src = Path(args[0])
     run_dir = src if src.is_dir() else src.parent
     ckpt = load_checkpoint(find_checkpoint(src))  # a run folder: its best.pt, else last.pt
@@ -103,9 +103,6 @@ def train_main(argv: list[str] | None = None) -> int:
     """Entry point of ``decomr train`` (returns the exit status)."""
     import yaml
 
-    from decomr.train.config import TrainConfig, apply_overrides, describe_config, load_config
-    from decomr.train.loop import NonFiniteLossError, ResumeMismatchError, RunExistsError, train
-
     args = build_train_parser().parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.export_release:
@@ -118,7 +115,6 @@ def train_main(argv: list[str] | None = None) -> int:
         resume: bool | Path = False
         if args.resume and args.resume != "auto" and args.config is None:
             # the run's own config, from its checkpoint; overrides apply on top
-            from decomr.train.checkpoint import load_checkpoint
 
             path = Path(args.resume)
             ckpt = load_checkpoint(path)

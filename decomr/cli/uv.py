@@ -16,8 +16,13 @@ from __future__ import annotations
 import argparse
 import logging
 
-from decomr.uv.atlas import ATLAS_NAMES, load_atlas
+from decomr.body import load
+from decomr.body.mirror import check_closed_genus0, mirror_map_from_connectivity
+from decomr.export.mesh import read_obj_mesh, write_obj
+from decomr.uv.atlas import ATLAS_NAMES
+from decomr.uv.build import AtlasValidationError, build_continuous_atlas
 from decomr.uv.metrics import COPY_MODES, table1_scores, write_table1
+from decomr.uv.store import load_atlas
 
 __all__ = ["build_parser", "build_uv_main"]
 
@@ -49,10 +54,6 @@ def build_uv_for_mesh(path, out_dir=None, table: bool = False, sample: int | Non
     """
     from pathlib import Path
 
-    from decomr.export.mesh import read_obj_mesh, write_obj
-    from decomr.uv.build import build_continuous_atlas
-    from decomr.body.mirror import check_closed_genus0, mirror_map_from_connectivity
-
     path = Path(path)
     vertices, faces = read_obj_mesh(path)
     check_closed_genus0(faces, len(vertices))
@@ -79,11 +80,7 @@ def build_uv_main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     import sys
 
-    from decomr.body import load
-
     if args.mesh:
-        from decomr.uv.build import AtlasValidationError
-
         try:
             res = build_uv_for_mesh(args.mesh, args.out, args.table, args.sample, args.approximate_mirror)
         except (ValueError, FileNotFoundError, AtlasValidationError) as err:

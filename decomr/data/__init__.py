@@ -10,6 +10,7 @@
 - :mod:`decomr.data.shards`       export to / read from ``.pt`` shards
 - :mod:`decomr.data.cache`        a synthetic split pre-rendered once into memory-mapped files
 - :mod:`decomr.data.official`     loaders of the official preprocessed ``.npz`` files (H36M, ...)
+- :mod:`decomr.data.errors`       ``CorruptDataError``, raised on a corrupt dataset file
 
 Names are imported lazily on first use (``from decomr.data import SyntheticDataset`` imports only
 :mod:`decomr.data.synthetic`), so a problem in one module does not break the others.
@@ -46,9 +47,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "decomr.data.cache": ("render_cache", "cache_status", "CachedSyntheticDataset", "CacheMismatchError"),
     "decomr.data.official": (
         "SplitSpec", "DatasetSpec", "OFFICIAL_DATASETS", "OfficialRecord", "Segmentation", "OfficialDataset",
-        "CorruptDataError", "dataset_file", "default_root", "dataset_status", "read_rgb_image",
+        "dataset_file", "default_root", "dataset_status", "read_rgb_image",
         "read_label_image",
     ),
+    "decomr.data.errors": ("CorruptDataError",),
     "decomr.data.render_gt": ("render_gt_iuv", "RenderGTSummary", "fit_weak_perspective_pixels"),
     "decomr.data.iuv_files": ("load_iuv_png", "save_iuv_png"),
 }

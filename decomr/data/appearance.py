@@ -26,6 +26,7 @@ from torch import Tensor
 
 from decomr.body.joints import SMPL_JOINT_NAMES
 from decomr.data.backgrounds import hash_uniform, random_color
+from decomr.render.images import vertex_normals
 
 __all__ = [
     "REGION_NAMES",
@@ -132,8 +133,6 @@ def body_regions(body) -> BodyRegions:
 
 def _front_marks(body, T: Tensor, region: Tensor, back_hair: Tensor, j: dict[str, Tensor]) -> Tensor:
     """(V,) :data:`FRONT_MARKS` codes from the template (canonical frame: y up, z front, x left)."""
-    from decomr.render.images import vertex_normals
-
     n = vertex_normals(T[None], body.faces.cpu())[0]  # (V, 3)
     facing = n[:, 2]  # > 0: the vertex looks forwards
     mark = torch.zeros(T.shape[0], dtype=torch.long)

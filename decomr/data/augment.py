@@ -49,6 +49,7 @@ from torch import Tensor
 from decomr.body.joints import LSP_FLIP_PERM, SMPL_FLIP_PERM
 from decomr.body.parts import LSP_PART_FLIP_PERM
 from decomr.data.batch import Batch
+from decomr.render import rasterize
 
 __all__ = [
     "AugmentConfig",
@@ -523,8 +524,6 @@ def _mirror_faces(faces: Tensor, mirror: Tensor) -> tuple[Tensor, Tensor, Tensor
 
 def _mirror_table(atlas, faces, mirror, mface, pos, ok, R: int) -> Tensor:
     from scipy import ndimage
-
-    from decomr.render import rasterize
 
     uv = atlas.uv.float()
     fuv = atlas.faces_uv.long()

@@ -41,7 +41,8 @@ import torch
 from torch.utils.data import Dataset
 
 from decomr.data.batch import LEGACY_KEYS
-from decomr.paths import atomic_write_bytes
+from decomr.data.synthetic import SyntheticBatchGenerator, SyntheticConfig
+from decomr.paths import atomic_write_bytes, data_dir
 
 __all__ = ["CACHE_VERSION", "render_cache", "cache_status", "CachedSyntheticDataset", "CacheMismatchError",
            "resolve_cache_folder", "default_workers"]
@@ -63,8 +64,6 @@ class CacheMismatchError(ValueError):
 
 def resolve_cache_folder(folder: str | Path) -> Path:
     """A cache folder: absolute paths as given, relative ones under ``decomr.paths.data_dir()``."""
-    from decomr.paths import data_dir
-
     path = Path(folder).expanduser()
     return path if path.is_absolute() else data_dir() / path
 
@@ -89,8 +88,6 @@ def _write_meta(folder: Path, meta: dict[str, Any]) -> None:
 
 def _sample_layout(config: Any, split: str) -> dict[str, tuple[str, tuple[int, ...]]]:
     """{key: (storage dtype, per-sample shape)} from one rendered sample."""
-    from decomr.data.synthetic import SyntheticBatchGenerator
-
     sample = SyntheticBatchGenerator(config).batch(split, [0])
     layout = {}
     for key, value in sample.to_dict().items():
@@ -127,7 +124,6 @@ def _render_chunks(args: tuple) -> list[int]:
     """Worker: render chunks ``ids`` straight into the memory-mapped files (one process)."""
     config, split, folder, layout, chunk, size, ids, threads = args
     torch.set_num_threads(threads)
-    from decomr.data.synthetic import SyntheticBatchGenerator
 
     gen = SyntheticBatchGenerator(config)
     arrays = {k: np.load(Path(folder) / f"{k}.npy", mmap_mode="r+") for k in layout}
@@ -160,8 +156,6 @@ def render_cache(config: Any, split: str, folder: str | Path, size: int | None =
     Raises:
         CacheMismatchError: the folder holds another dataset (other config, split or size).
     """
-    from decomr.data.synthetic import SyntheticConfig
-
     if not isinstance(config, SyntheticConfig):
         raise ValueError(f"config: expected a SyntheticConfig, got {type(config).__name__}")
     size = config.split_size(split) if size is None else int(size)

@@ -23,6 +23,7 @@ from PIL import Image
 
 from decomr.body.joints import convert
 from decomr.data.crop import BBOX_RESCALE, points_to_center_scale
+from decomr.data.official import OFFICIAL_DATASETS
 
 __all__ = [
     "OfficialFixture",
@@ -116,8 +117,6 @@ def write_official_fixture(root: str | Path, name: str, split: str, num_records:
     Returns:
         :class:`OfficialFixture`.
     """
-    from decomr.data.official import OFFICIAL_DATASETS
-
     if name not in OFFICIAL_DATASETS:
         raise ValueError(f"name: expected one of {sorted(OFFICIAL_DATASETS)}, got {name!r}")
     spec = OFFICIAL_DATASETS[name]

@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from decomr.data.official import CorruptDataError
+from decomr.data.errors import CorruptDataError
+from decomr.paths import atomic_writer
 
 __all__ = [
     "iuv_to_uint8",
@@ -58,8 +59,6 @@ def iuv_to_uint8(iuv: Tensor) -> np.ndarray:
 
 def save_iuv_png(iuv: Tensor, path: str | Path) -> Path:
     """Write a (3, H, W) IUV image as a PNG (format: :func:`iuv_to_uint8`), atomically."""
-    from decomr.paths import atomic_writer
-
     path = Path(path)
     rgb = iuv_to_uint8(iuv)  # (H, W, 3) uint8; a bad input fails before any file is touched
     with atomic_writer(path) as fh:

@@ -91,7 +91,10 @@ from torch.utils.data import Dataset
 
 from decomr.body.joints import JOINT_SETS, LSP_HIPS, convert
 from decomr.data.crop import crop_image, crop_labels, pixels_to_normalized, transform_points
+from decomr.data.errors import CorruptDataError
 from decomr.data.h36m import in_h36m_protocol, parse_h36m_imgname
+from decomr.data.iuv_files import iuv_npz_path, load_iuv_png, resize_iuv
+from decomr.paths import data_dir
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +107,6 @@ __all__ = [
     "OfficialRecord",
     "Segmentation",
     "OfficialDataset",
-    "CorruptDataError",
     "dataset_file",
     "default_root",
     "dataset_status",
@@ -205,14 +207,8 @@ _FIELDS: dict[str, tuple[int, ...] | None] = {
 }
 
 
-class CorruptDataError(ValueError):
-    """A corrupt image or a malformed record in an official dataset (the message says which)."""
-
-
 def default_root(name: str) -> Path:
     """``data/datasets/<name>`` (``$DECOMR_DATA`` respected)."""
-    from decomr.paths import data_dir
-
     return data_dir() / "datasets" / name
 
 
@@ -463,7 +459,6 @@ class OfficialDataset(Dataset):
             logger.info("h36m valid_p2: %s absent, deriving P2 from %s", self.spec.splits[split].filename,
                         self.npz_path.name)
         if iuv_atlas is not None:  # the copy with `iuv_names` written by decomr.data.render_gt
-            from decomr.data.iuv_files import iuv_npz_path
 
             path = iuv_npz_path(self.root, name, split, iuv_atlas)
             if not path.is_file():
@@ -688,8 +683,6 @@ class OfficialDataset(Dataset):
 
     def _read_iuv(self, relname: str, i: int, image_hw: tuple[int, int]) -> np.ndarray:
         """(3, H, W) float32 IUV image of record ``i`` (see :mod:`decomr.data.iuv_files`)."""
-        from decomr.data.iuv_files import load_iuv_png, resize_iuv
-
         path = self.root / relname
         try:
             return resize_iuv(load_iuv_png(path), image_hw).numpy()

@@ -73,13 +73,13 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
+from decomr.body import load
 from decomr.data.iuv_files import (  # noqa: F401  (re-exported: the loader-side helpers)
     iuv_npz_path,
     iuv_to_uint8,
@@ -89,10 +89,11 @@ from decomr.data.iuv_files import (  # noqa: F401  (re-exported: the loader-side
     save_iuv_png,
     scaled_size,
 )
-from decomr.data.official import CorruptDataError, OfficialDataset, _gender_code
-
-if TYPE_CHECKING:  # pragma: no cover
-    from decomr.uv import UVAtlas
+from decomr.data.official import OfficialDataset, _gender_code
+from decomr.paths import atomic_writer
+from decomr.render import pixel_to_normalized, rasterize, render_iuv
+from decomr.render.cameras import fit_weak_perspective
+from decomr.uv import UVAtlas, load_atlas
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +179,6 @@ def fit_weak_perspective_pixels(joints: Tensor, keypoints: Tensor) -> CameraFit:
     if not torch.is_tensor(keypoints) or tuple(keypoints.shape) != tuple(joints.shape):
         raise ValueError(f"keypoints: expected shape {tuple(joints.shape)} (like joints), "
                          f"received {tuple(getattr(keypoints, 'shape', ()))}")
-    from decomr.render.cameras import fit_weak_perspective
 
     X = joints[..., :2].double()  # (B, J, 2)
     k = keypoints[..., :2].double().to(X.device)  # (B, J, 2)
@@ -222,8 +222,6 @@ def render_iuv_pixels(vertices: Tensor, faces: Tensor, corner_uv: Tensor, camera
     Returns:
         (B, 3, h, w) float32: mask in {0, 1}, u, v (0 on the background), the IUV image of :mod:`decomr.conventions`.
     """
-    from decomr.render import pixel_to_normalized, rasterize, render_iuv
-
     if not torch.is_tensor(vertices) or vertices.dim() != 3 or vertices.shape[-1] != 3:
         raise ValueError(f"vertices: expected a (B, V, 3) tensor, received {tuple(getattr(vertices, 'shape', ()))}")
     B = vertices.shape[0]
@@ -322,8 +320,6 @@ class RenderGTSummary:
 
 def _load_bodies(genders: set[int], device: torch.device) -> dict[int, object]:
     """One SMPL model per gender code, on ``device`` (private copies when moved)."""
-    from decomr.body import load
-
     bodies = {}
     for code in sorted(genders):
         try:
@@ -341,15 +337,11 @@ def _load_bodies(genders: set[int], device: torch.device) -> dict[int, object]:
 
 def _resolve_atlas(atlas: "str | UVAtlas", bodies: dict[int, object]) -> "UVAtlas":
     """The atlas object; names are loaded for the neutral SMPL when present (the one training uses)."""
-    from decomr.uv import UVAtlas, load_atlas
-
     if isinstance(atlas, UVAtlas):
         resolved = atlas
     elif isinstance(atlas, str):
         body = bodies.get(-1)
         if body is None:
-            from decomr.body import load
-
             try:  # the atlas cache is keyed on the neutral template (mesh_hash)
                 body = load("smpl", gender="neutral")
             except FileNotFoundError:
@@ -385,8 +377,6 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 
 def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    from decomr.paths import atomic_writer
-
     with atomic_writer(path) as fh:
         np.savez(fh, **arrays)
 

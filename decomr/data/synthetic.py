@@ -83,6 +83,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from decomr.body import load
 from decomr.body.joints import LSP_FLIP_PERM, SMPL_FLIP_PERM
 from decomr.data.appearance import (
     AppearanceParams,
@@ -115,6 +116,10 @@ from decomr.data.backgrounds import (
 )
 from decomr.data.batch import Batch
 from decomr.data.crop import PIXELS_PER_SCALE, bbox_to_center_scale
+from decomr.render import PerspectiveCamera, interpolate_vertex_attrs, rasterize, render_iuv, render_parts
+from decomr.render.cameras import fit_weak_perspective as fit
+from decomr.render.images import vertex_normals
+from decomr.uv import load_atlas
 
 __all__ = [
     "SPLITS",
@@ -263,8 +268,6 @@ def fit_weak_perspective(points: Tensor, projected: Tensor) -> Tensor:
     Returns:
         (B, 3) ``[s, tx, ty]``.
     """
-    from decomr.render.cameras import fit_weak_perspective as fit
-
     return fit(points, projected)
 
 
@@ -396,8 +399,6 @@ def _gaussian_blur(image: Tensor, sigma: Tensor, radius: int = 2) -> Tensor:
 
 
 def _load_atlas(body, name: str):
-    from decomr.uv import load_atlas
-
     return load_atlas(body, name)
 
 
@@ -425,8 +426,6 @@ class SyntheticBatchGenerator:
         self.config = config
         self.device = torch.device(device)
         if body is None:
-            from decomr.body import load
-
             body = load(config.body)
         self.body_cpu = body if body.template.device.type == "cpu" else copy.deepcopy(body).cpu()
         self.body = self.body_cpu if self.device.type == "cpu" else copy.deepcopy(self.body_cpu).to(self.device)
@@ -480,9 +479,6 @@ class SyntheticBatchGenerator:
     @torch.no_grad()
     def render(self, params: SampleParams, augment: AugmentParams | None = None) -> Batch:
         """Render batched :class:`SampleParams` (see :meth:`batch`)."""
-        from decomr.render import PerspectiveCamera, interpolate_vertex_attrs, rasterize, render_iuv, render_parts
-        from decomr.render.images import vertex_normals
-
         cfg, dev = self.config, self.device
         p = params.to(dev)
         B = len(p)
@@ -672,7 +668,5 @@ class SyntheticParamDataset(Dataset):
         if not -self.length <= index < self.length:
             raise IndexError(f"index {index} out of range for a dataset of {self.length}")
         if self._body is None:
-            from decomr.body import load
-
             self._body = load(self.config.body)
         return sample_params(self.config, self.split, int(index) % self.length, self._body)

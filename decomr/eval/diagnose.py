@@ -26,8 +26,19 @@ from typing import Any
 
 import torch
 
+from decomr.body import load as load_body
 from decomr.data.batch import Batch, as_batch
+from decomr.data.synthetic import SyntheticDataset
+from decomr.eval.metrics import facing_error, mpjpe, pa_mpjpe, per_vertex_error
 from decomr.losses import LossConfig, compute_losses
+from decomr.models import DecoMR
+from decomr.train.config import load_config
+from decomr.train.data import build_test_dataset, build_train_source
+from decomr.train.errors import MeanTally, batch_errors, template_errors
+from decomr.train.loop import STAGE_NAMES, _float_output, lr_at, train_step
+from decomr.train.targets import joints_for_loss, make_targets
+from decomr.uv import load_atlas, weight_map as make_weight_map
+from decomr.uv.sampler import body_sampler
 
 __all__ = ["TERMS", "term_gradient_norms", "ProbeRow", "probe_run", "constant_prediction_errors"]
 
@@ -49,9 +60,6 @@ def term_gradient_norms(model: torch.nn.Module, batch: Batch | dict[str, Any], w
     Returns:
         term -> (value, gradient norm); terms that are 0 for this stage/config are left out.
     """
-    from decomr.train.loop import STAGE_NAMES, _float_output
-    from decomr.train.targets import joints_for_loss, make_targets
-
     batch = as_batch(batch)
     params = [p for p in model.parameters() if p.requires_grad]
     gt = make_targets(batch, model.sampler, iuv_size=model.config.iuv_size)
@@ -100,9 +108,6 @@ class ProbeRow:
 
 
 def _metrics(model: torch.nn.Module, batch: Batch, train_mode: bool) -> tuple[dict[str, float], Any]:
-    from decomr.train.errors import batch_errors
-    from decomr.train.loop import _float_output
-
     was = model.training
     model.train(train_mode)
     with torch.no_grad():
@@ -127,12 +132,6 @@ def probe_run(config: Any, steps: int = 200, every: int = 20, val_size: int = 32
         One :class:`ProbeRow` per measurement.
     """
     from tqdm.auto import tqdm
-
-    from decomr.body import load as load_body
-    from decomr.models import DecoMR
-    from decomr.train.data import build_test_dataset, build_train_source
-    from decomr.train.loop import lr_at, train_step
-    from decomr.uv import load_atlas, weight_map as make_weight_map
 
     if config.data.source != "synthetic":
         raise ValueError("config.data.source: probe_run needs synthetic data")
@@ -199,14 +198,6 @@ def constant_prediction_errors(config: Any, num_train: int = 512, num_test: int 
     """
     from torch.utils.data import DataLoader, Subset
 
-    from decomr.body import load as load_body
-    from decomr.train.errors import MeanTally, template_errors
-    from decomr.eval.metrics import facing_error, mpjpe, pa_mpjpe, per_vertex_error
-    from decomr.train.data import build_test_dataset
-    from decomr.data.synthetic import SyntheticDataset
-    from decomr.uv import load_atlas
-    from decomr.uv.sampler import body_sampler
-
     body = load_body(config.body)
     atlas = load_atlas(body, config.model.atlas)
     sampler = body_sampler(body, atlas, config.model.map_size)  # the model's own Eq. 3 (seam-aware)
@@ -234,8 +225,6 @@ def constant_prediction_errors(config: Any, num_train: int = 512, num_test: int 
 def _main(argv: list[str] | None = None) -> int:
     import argparse
     import json
-
-    from decomr.train.config import load_config
 
     p = argparse.ArgumentParser(prog="python -m decomr.eval.diagnose", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", "-c", default="quick")

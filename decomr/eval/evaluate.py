@@ -37,11 +37,20 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from decomr.body import load as load_body
 from decomr.data.batch import Batch, as_batch
+from decomr.data.crop import uncrop_image
+from decomr.data.official import OfficialDataset
 from decomr.eval.metrics import SegmentationCounter, per_vertex_error
 from decomr.eval.protocols import gt_eval_joints_from_j24, joint_errors, load_h36m_regressor, predicted_eval_joints
+from decomr.models import ORACLE_LINKS, Oracle
+from decomr.paths import atomic_write_bytes
+from decomr.render import render_body
+from decomr.train.checkpoint import load_model
+from decomr.train.data import build_test_dataset, to_device
 from decomr.train.errors import MM as _MM
 from decomr.train.errors import MeanTally, batch_errors, nan_where as _nan_where, template_errors
+from decomr.train.loop import _float_output
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +121,6 @@ def segmentation_from_mesh(vertices: torch.Tensor, camera: torch.Tensor, body: A
     Returns:
         mask (B, H, W) int64 in {0, 1}, parts (B, H, W) int64 in 0..6 (0 = background).
     """
-    from decomr.render import render_body
-
     size = (size, size) if isinstance(size, int) else tuple(size)
     # Depth only orders the faces: push the mesh in front of the camera (weak perspective ignores it).
     verts = vertices + vertices.new_tensor([0.0, 0.0, 10.0])
@@ -198,8 +205,6 @@ def report_markdown(report: EvalReport) -> str:
 
 def write_report(report: EvalReport, out_dir: str | Path) -> tuple[Path, Path]:
     """Write ``<out_dir>/<name>.json`` and ``<out_dir>/<name>.md`` (atomically; ``report.name``)."""
-    from decomr.paths import atomic_write_bytes
-
     out_dir = Path(out_dir)
     json_path, md_path = out_dir / f"{report.name}.json", out_dir / f"{report.name}.md"
     atomic_write_bytes(json_path, (json.dumps(report.to_dict(), indent=2, default=float) + "\n").encode())
@@ -211,13 +216,9 @@ def write_report(report: EvalReport, out_dir: str | Path) -> tuple[Path, Path]:
 # Evaluation of a checkpoint
 # ------------------------------------------------------------------------------------------------
 def _dataset_for(name: str, loaded: Any, root: str | Path | None, synthetic_size: int | None):
-    from decomr.data.official import OfficialDataset
-
     res = loaded.config.model.img_size
     folder = lambda ds: (Path(root) / ds) if root is not None else None  # noqa: E731
     if name == "synthetic":
-        from decomr.train.data import build_test_dataset
-
         config = loaded.config
         if synthetic_size is not None:
             import dataclasses
@@ -240,8 +241,6 @@ def _dataset_for(name: str, loaded: Any, root: str | Path | None, synthetic_size
 
 def _smpl_bodies(loaded: Any, notes: list[str]) -> dict[int, Any] | None:
     """SMPL models by official gender code (0 male, 1 female, -1 neutral) for posing GT meshes."""
-    from decomr.body import load as load_body
-
     bodies: dict[int, Any] = {}
     try:
         bodies[-1] = loaded.body if loaded.body.name == "smpl" else load_body("smpl", gender="neutral")
@@ -352,10 +351,6 @@ def _evaluate(checkpoint: str | Path, dataset: str, link_sets: list[tuple[str, .
     """The evaluation loop behind :func:`evaluate_checkpoint` and :func:`evaluate_oracles`."""
     from torch.utils.data import DataLoader, Subset
     from tqdm.auto import tqdm
-
-    from decomr.train.checkpoint import load_model
-    from decomr.train.data import to_device
-    from decomr.train.loop import _float_output
 
     if dataset not in EVAL_DATASETS:
         raise ValueError(f"dataset: expected one of {EVAL_DATASETS}, got {dataset!r}")
@@ -494,8 +489,6 @@ def check_oracle_links(oracle: str | Sequence[str] | None) -> tuple[str, ...]:
     Raises:
         ValueError: an unknown link (the message lists the valid ones).
     """
-    from decomr.models import ORACLE_LINKS
-
     if oracle is None:
         return ()
     items = [oracle] if isinstance(oracle, str) else list(oracle)
@@ -511,8 +504,6 @@ def oracle_for_batch(model: Any, batch: Batch | dict[str, Any], links: Sequence[
     The GT location map is the GT mesh (pelvis-centred camera frame, like LNet's output) drawn
     into the model's UV map at its resolution with its own sampler (``mesh_to_map``).
     """
-    from decomr.models import Oracle
-
     batch = as_batch(batch)
     missing = [k for k, need in (("iuv", "iuv"), ("camera", "camera"), ("location_map", "vertices"))
                if k in links and getattr(batch, need) is None]
@@ -530,8 +521,6 @@ def oracle_for_batch(model: Any, batch: Batch | dict[str, Any], links: Sequence[
 def _lsp_update(out: Any, batch: Batch, data: Any, body: Any, fb: SegmentationCounter,
                 parts: SegmentationCounter, res: int) -> None:
     """Table 4: render in the crop, paste back into the original image, count against the GT there."""
-    from decomr.data.crop import uncrop_image
-
     base = data.dataset if hasattr(data, "dataset") else data  # Subset -> OfficialDataset
     mask, labels = segmentation_from_mesh(out.vertices, out.camera, body, res)
     for i in range(mask.shape[0]):

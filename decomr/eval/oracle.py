@@ -30,6 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from decomr.data.batch import Batch
+from decomr.eval.evaluate import evaluate_oracles, oracle_for_batch
+from decomr.train.checkpoint import load_model
+from decomr.train.data import build_test_dataset
+from decomr.train.loop import _float_output
+
 __all__ = ["ORACLE_ROWS", "OracleRow", "oracle_table", "oracle_markdown", "oracle_outputs"]
 
 #: Rows of the table: label -> links given their ground truth.
@@ -82,8 +88,6 @@ def oracle_table(checkpoint: str | Path, synthetic_size: int | None = 256, batch
     Returns:
         One :class:`OracleRow` per row, in order.
     """
-    from decomr.eval.evaluate import evaluate_oracles
-
     rows = rows or ORACLE_ROWS
     reports = evaluate_oracles(checkpoint, list(rows.values()), synthetic_size=synthetic_size, batch_size=batch_size,
                                device=device, out_dir=out_dir, write=out_dir is not None, progress=progress)
@@ -121,12 +125,6 @@ def oracle_outputs(checkpoint: str | Path, indices: Any = range(4),
         model: ``.body``, ``.config``, ...).
     """
     import torch
-
-    from decomr.data.batch import Batch
-    from decomr.eval.evaluate import oracle_for_batch
-    from decomr.train.checkpoint import load_model
-    from decomr.train.data import build_test_dataset
-    from decomr.train.loop import _float_output
 
     loaded = load_model(checkpoint)
     data = build_test_dataset(loaded.config, loaded.body, loaded.atlas, split="test")

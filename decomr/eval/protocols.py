@@ -37,6 +37,7 @@ from decomr.body.joints import H36M_J17_NAMES, JOINT_SETS, OFFICIAL_J24_NAMES, c
 from decomr.data.h36m import (H36M_FRAME_STRIDE, H36M_FRONTAL_CAMERA, H36M_TEST_SUBJECTS, H36MFrame,
                               filter_h36m_imgnames, h36m_protocol_mask, in_h36m_protocol, parse_h36m_imgname)
 from decomr.eval.metrics import LSP_HIP_INDICES, mpjpe, pa_mpjpe, root_joint
+from decomr.paths import data_dir
 
 __all__ = [
     "OFFICIAL_J24_NAMES",
@@ -118,8 +119,6 @@ def _convention(name: str | JointConvention) -> JointConvention:
 # --------------------------------------------------------------------------------------------
 def h36m_regressor_path() -> Path:
     """Where decomr looks for ``J_regressor_h36m.npy``: ``data/body_models/smpl/``."""
-    from decomr.paths import data_dir
-
     return data_dir() / "body_models" / "smpl" / "J_regressor_h36m.npy"
 
 

@@ -34,6 +34,12 @@ from typing import Any, Sequence
 
 import torch
 
+from decomr.data.synthetic import SyntheticBatchGenerator, upright_orientation
+from decomr.paths import atomic_write_bytes
+from decomr.train.checkpoint import load_model
+from decomr.train.errors import batch_errors, template_errors
+from decomr.train.loop import _float_output
+
 __all__ = ["SWEEP_FACTORS", "SweepResult", "stress_sweep", "sweep_values", "write_sweep"]
 
 #: factor -> (default values, x-axis label).
@@ -101,8 +107,6 @@ def sweep_values(factor: str) -> tuple[float, ...]:
 
 def _override(params: Any, factor: str, value: float, body: Any, generator: torch.Generator) -> Any:
     """``params`` with one factor set to ``value`` for every sample."""
-    from decomr.data.synthetic import upright_orientation
-
     n = len(params)
     if factor in ("yaw", "elevation"):
         if factor == "yaw":
@@ -169,11 +173,6 @@ def stress_sweep(checkpoint: str | Path, factor: str, values: Sequence[float] | 
     """
     from tqdm.auto import tqdm
 
-    from decomr.data.synthetic import SyntheticBatchGenerator
-    from decomr.train.errors import batch_errors, template_errors
-    from decomr.train.checkpoint import load_model
-    from decomr.train.loop import _float_output
-
     values = tuple(float(v) for v in (sweep_values(factor) if values is None else values))
     if not values:
         raise ValueError("values: expected at least one value")
@@ -224,8 +223,6 @@ def stress_sweep(checkpoint: str | Path, factor: str, values: Sequence[float] | 
 
 def write_sweep(result: SweepResult, out_dir: str | Path) -> Path:
     """Write ``<out_dir>/sweep_<factor>.json`` atomically; returns the path."""
-    from decomr.paths import atomic_write_bytes
-
     path = Path(out_dir) / f"sweep_{result.factor}.json"
     atomic_write_bytes(path, (json.dumps(result.to_dict(), indent=2) + "\n").encode())
     return path

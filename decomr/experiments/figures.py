@@ -27,8 +27,20 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from decomr.body.base import axis_angle_to_matrix
 from decomr.body.joints import LSP_JOINT_NAMES
 from decomr.data.batch import Batch
+from decomr.data.synthetic import sample_params
+from decomr.eval.metrics import pa_mpjpe
+from decomr.experiments.table5_grid import RESULT_FILE, CellSpec, table5_run_root
+from decomr.paths import atomic_write_bytes, figures_dir as default_figures
+from decomr.train import build_test_dataset, load_model
+from decomr.train.errors import batch_errors
+from decomr.uv import load_atlas
+from decomr.uv.maps import camera_frame_vertices
+from decomr.viz.body_plots import plot_mesh, project, save_figure
+from decomr.viz.experiment_plots import plot_mesh_zoom
+from decomr.viz.train_plots import iuv_rgb, mesh_overlay
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +99,6 @@ def _test_data(loaded: Any, size: int) -> Any:
     """The synthetic test split of a loaded model's config, with at least ``size`` samples."""
     import dataclasses
 
-    from decomr.train import build_test_dataset
-
     config = loaded.config
     syn = dataclasses.replace(config.data.synthetic, test_size=max(size, 1))
     config = config.replace(data=dataclasses.replace(config.data, source="synthetic", synthetic=syn))
@@ -112,8 +122,6 @@ def per_sample_errors(loaded: Any, indices: Sequence[int], batch_size: int = 16,
     Returns:
         :class:`PerSampleErrors` (CPU tensors).
     """
-    from decomr.train.errors import batch_errors
-
     indices = [int(i) for i in indices]
     if not indices:
         raise ValueError("indices: expected at least one test index")
@@ -207,8 +215,6 @@ def border_errors(pred: torch.Tensor, gt: torch.Tensor, faces: torch.Tensor, bor
 
 def _seam_dots(ax: Any, vertices: torch.Tensor, seams: torch.Tensor) -> None:
     """Mark seam vertices on a camera-view mesh plot (tiny dots; back-side ones too)."""
-    from decomr.viz.body_plots import project
-
     p = project(vertices[seams].detach().cpu().numpy(), "front", "camera")
     ax.scatter(p[:, 0], p[:, 1], s=0.4, c="black", alpha=0.5, linewidths=0, zorder=3)
 
@@ -243,8 +249,6 @@ class ContinuityResult:
 
 
 def _mesh_overlay(image: torch.Tensor, vertices: torch.Tensor, camera: torch.Tensor, faces: torch.Tensor) -> np.ndarray:
-    from decomr.viz.train_plots import mesh_overlay
-
     return mesh_overlay(image, vertices, camera, faces)
 
 
@@ -269,12 +273,6 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
         (matplotlib Figure, :class:`ContinuityResult`).
     """
     import matplotlib.pyplot as plt
-
-    from decomr.train import load_model
-    from decomr.uv import load_atlas
-    from decomr.viz.experiment_plots import plot_mesh_zoom
-    from decomr.viz.train_plots import iuv_rgb
-    from decomr.viz.body_plots import plot_mesh, save_figure
 
     models = {"continuous": load_model(continuous), "default": load_model(default)}
     for atlas, m in models.items():
@@ -362,9 +360,6 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
 def _rows(fig_axes: Any, gt: Batch, pred: PerSampleErrors, rows: Sequence[int], faces: torch.Tensor,
           titles: Sequence[str] | None = None) -> None:
     """Draw one row per sample: image | predicted IUV | mesh overlay | side view (GT in grey)."""
-    from decomr.viz.body_plots import plot_mesh
-    from decomr.viz.train_plots import iuv_rgb
-
     axes = fig_axes
     for r, i in enumerate(rows):
         ax = axes[r]
@@ -397,9 +392,6 @@ def fig8_qualitative(checkpoint: Any, indices: Sequence[int] = (0, 1, 2, 3), bat
         matplotlib ``Figure``.
     """
     import matplotlib.pyplot as plt
-
-    from decomr.train import load_model
-    from decomr.viz.body_plots import save_figure
 
     loaded = checkpoint if hasattr(checkpoint, "model") else load_model(checkpoint)
     data = _test_data(loaded, max(indices) + 1)
@@ -451,12 +443,6 @@ def sample_attributes(data: Any, indices: Sequence[int], gt: Batch | None = None
         pose is), ``occluded`` (occluding
         rectangles drawn), ``truncated`` (LSP joints outside the crop), ``blur`` (sigma, px).
     """
-    from decomr.data.synthetic import sample_params
-    from decomr.body.base import axis_angle_to_matrix
-
-    from decomr.eval.metrics import pa_mpjpe
-    from decomr.uv.maps import camera_frame_vertices
-
     gt = gt if gt is not None else _collate(data, indices)
     rot = axis_angle_to_matrix(gt.global_orient.float())  # (N, 3, 3) canonical -> camera
     forward = rot[:, :, 2]  # the body's +z (its front) in the camera frame
@@ -491,9 +477,6 @@ def fig9_failures(checkpoint: Any, pool: int = 64, n: int = 4, worst: int | None
         (matplotlib Figure, :class:`FailureAnalysis`).
     """
     import matplotlib.pyplot as plt
-
-    from decomr.train import load_model
-    from decomr.viz.body_plots import save_figure
 
     loaded = checkpoint if hasattr(checkpoint, "model") else load_model(checkpoint)
     data = _test_data(loaded, pool)
@@ -534,11 +517,6 @@ def make_model_figures(checkpoint: Any, figures_dir: str | Path | None = None, p
     see :func:`make_figures`."""
     import matplotlib.pyplot as plt
 
-    from decomr.paths import figures_dir as default_figures
-    from decomr.train import load_model
-
-    from decomr.paths import atomic_write_bytes
-
     folder = Path(figures_dir) if figures_dir is not None else default_figures()
     loaded = load_model(checkpoint)
     fig = fig8_qualitative(loaded, folder=folder)
@@ -563,9 +541,6 @@ def make_figures(budget: str = "cpu", seed: int = 0, out_dir: str | Path | None 
         FileNotFoundError: the grid has no finished ``local+global`` run of both atlases for ``seed``.
     """
     import matplotlib.pyplot as plt
-
-    from decomr.experiments.table5 import CellSpec, RESULT_FILE, table5_run_root
-    from decomr.paths import atomic_write_bytes, figures_dir as default_figures
 
     root = Path(out_dir) if out_dir is not None else table5_run_root(budget)
     runs = {a: root / CellSpec(a, "local+global", seed).folder for a in ("continuous", "default")}

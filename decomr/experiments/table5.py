@@ -40,14 +40,27 @@ import logging
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import yaml
 
+from decomr.eval.evaluate import evaluate_checkpoint
 from decomr.eval.paper import PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS, PaperRow
 from decomr.experiments.budgets import Budget, get_budget
+from decomr.experiments.table5_grid import (
+    DECISIVE_INPUT,
+    RESULT_FILE,
+    CellResult,
+    CellSpec,
+    Table5Result,
+    cell_config,
+    grid_cells,
+    table5_run_root,
+)
+from decomr.experiments.table5_report import write_table5_report
+from decomr.paths import atomic_write_bytes, figures_dir
+from decomr.train import train
 
 logger = logging.getLogger(__name__)
 
@@ -69,133 +82,9 @@ __all__ = [
     "RESULT_FILE",
 ]
 
-#: The row whose two atlases make the decisive comparison (the paper's model vs the default UV).
-DECISIVE_INPUT = "local+global"
-#: The outcome of a cell, in its run folder.
-RESULT_FILE = "table5_cell.json"
-
-
-# ------------------------------------------------------------------------------------------------
-# The grid
-# ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True, order=True)
-class CellSpec:
-    """One training run of the grid: a UV atlas, an LNet input (Table 5's row) and a seed."""
-
-    atlas: str
-    lnet_input: str
-    seed: int
-
-    def __post_init__(self) -> None:
-        if self.atlas not in TABLE5_ATLASES:
-            raise ValueError(f"atlas: expected one of {TABLE5_ATLASES}, got {self.atlas!r}")
-        if self.lnet_input not in TABLE5_INPUTS:
-            raise ValueError(f"lnet_input: expected one of {TABLE5_INPUTS}, got {self.lnet_input!r}")
-
-    @property
-    def cell(self) -> tuple[str, str]:
-        """(atlas, lnet_input): the table cell, over seeds."""
-        return self.atlas, self.lnet_input
-
-    @property
-    def folder(self) -> str:
-        """``<atlas>_<input>/seed<k>`` with ``+`` spelled ``_`` (``continuous_local_global/seed0``)."""
-        return f"{self.atlas}_{self.lnet_input.replace('+', '_')}/seed{self.seed}"
-
-    def __str__(self) -> str:
-        return f"{self.atlas}/{self.lnet_input}/seed{self.seed}"
-
-
-def table5_run_root(budget: str | Budget) -> Path:
-    """``runs/table5/<budget>`` at the repository root."""
-    from decomr.paths import REPO_ROOT
-
-    return REPO_ROOT / "runs" / "table5" / get_budget(budget).name
-
-
-def grid_cells(budget: str | Budget, seeds: Sequence[int] | None = None, decisive_seeds: Sequence[int] | None = None,
-               atlases: Sequence[str] = TABLE5_ATLASES, inputs: Sequence[str] = TABLE5_INPUTS) -> list[CellSpec]:
-    """The runs of a grid, seed by seed; within a seed the decisive pair (both atlases with
-    ``local+global``) comes first, so that a partial grid already holds the main comparison.
-
-    Args:
-        budget: budget name or :class:`Budget`.
-        seeds: seeds of every cell (default: the budget's).
-        decisive_seeds: extra seeds for the decisive pair only — both atlases with the
-            ``local+global`` input, when both are in the grid (default: the budget's).
-        atlases, inputs: a sub-grid (default: the whole of Table 5).
-
-    Raises:
-        ValueError: unknown atlas/input, or no seed.
-    """
-    b = get_budget(budget)
-    seeds = tuple(b.seeds if seeds is None else seeds)
-    extra = tuple(b.decisive_seeds if decisive_seeds is None else decisive_seeds)
-    if not seeds:
-        raise ValueError("seeds: expected at least one seed")
-    for name, values, allowed in (("atlases", atlases, TABLE5_ATLASES), ("inputs", inputs, TABLE5_INPUTS)):
-        bad = [v for v in values if v not in allowed]
-        if bad or not values:
-            raise ValueError(f"{name}: expected a non-empty subset of {allowed}, got {tuple(values)}")
-    order = sorted(inputs, key=lambda i: i != DECISIVE_INPUT)  # stable: the decisive input first
-    cells = [CellSpec(a, i, int(s)) for s in seeds for i in order[:1] for a in atlases]
-    cells += [CellSpec(a, i, int(s)) for s in seeds for a in atlases for i in order[1:]]
-    if DECISIVE_INPUT in inputs:
-        cells += [CellSpec(a, DECISIVE_INPUT, int(s)) for s in extra if s not in seeds for a in atlases]
-    return cells
-
-
-def cell_config(budget: str | Budget, spec: CellSpec, root: str | Path | None = None,
-                extra_overrides: Sequence[str] = ()) -> Any:
-    """The :class:`~decomr.train.TrainConfig` of one run: the budget's overrides of
-    :meth:`TrainConfig.quick`, then the cell's atlas, LNet input, seed and folder."""
-    from decomr.train import TrainConfig, apply_overrides
-
-    b = get_budget(budget)
-    root = Path(root) if root is not None else table5_run_root(b)
-    name = f"table5_{b.name}_{spec.folder.replace('/', '_')}"
-    return apply_overrides(TrainConfig.quick(), [
-        *b.overrides, f"model.atlas={spec.atlas}", f"model.lnet_input={spec.lnet_input}", f"train.seed={spec.seed}",
-        f"train.out_dir={root / spec.folder}", f"name={name}", *extra_overrides,
-    ])
-
-
 # ------------------------------------------------------------------------------------------------
 # One cell
 # ------------------------------------------------------------------------------------------------
-@dataclass
-class CellResult:
-    """The outcome of one run of the grid.
-
-    Attributes:
-        spec: atlas, LNet input, seed.
-        status: ``"done"`` (trained and evaluated by this call), ``"cached"`` (finished earlier,
-            skipped), ``"interrupted"`` (stopped by the time limit; call again to resume) or
-            ``"pending"`` (not started: no time left).
-        metrics: synthetic test-split metrics (empty unless done/cached): ``mpjpe``,
-            ``pa_mpjpe``, ``pve`` (mm), ``mask_iou``, ``uv_error``, ``fb_acc``, ``fb_f1``,
-            ``parts_acc``, ``parts_f1`` (see :func:`decomr.eval.evaluate.evaluate_checkpoint`).
-        run_dir: the run folder.
-        step, total_steps: optimiser steps done / planned.
-        train_seconds: wall time of training (all calls together), eval_seconds: of the evaluation.
-        num_test: test samples evaluated.
-    """
-
-    spec: CellSpec
-    status: str
-    metrics: dict[str, float] = field(default_factory=dict)
-    run_dir: Path = Path(".")
-    step: int = 0
-    total_steps: int = 0
-    train_seconds: float = 0.0
-    eval_seconds: float = 0.0
-    num_test: int = 0
-
-    @property
-    def finished(self) -> bool:
-        return self.status in ("done", "cached")
-
-
 def _spec_record(budget: Budget, spec: CellSpec) -> dict[str, Any]:
     """What defines a run; a finished run whose record differs is stale and retrained."""
     return {"budget": budget.name, "overrides": list(budget.overrides), "test_size": budget.test_size,
@@ -258,10 +147,6 @@ def run_cell(budget: str | Budget, spec: CellSpec, root: str | Path | None = Non
     Returns:
         :class:`CellResult`.
     """
-    from decomr.eval.evaluate import evaluate_checkpoint
-    from decomr.paths import atomic_write_bytes
-    from decomr.train import train
-
     b = get_budget(budget)
     extra = [f"train.max_minutes={max_minutes}"] if max_minutes else []
     config = cell_config(b, spec, root, extra)
@@ -316,41 +201,6 @@ def run_cell(budget: str | Budget, spec: CellSpec, root: str | Path | None = Non
 # ------------------------------------------------------------------------------------------------
 # The whole grid
 # ------------------------------------------------------------------------------------------------
-@dataclass
-class Table5Result:
-    """All runs of a grid (finished or not).
-
-    Attributes:
-        budget: the :class:`Budget`.
-        root: the grid's folder.
-        cells: one :class:`CellResult` per run.
-    """
-
-    budget: Budget
-    root: Path
-    cells: list[CellResult]
-
-    @property
-    def finished(self) -> list[CellResult]:
-        return [c for c in self.cells if c.finished]
-
-    @property
-    def complete(self) -> bool:
-        """Every run of the grid finished."""
-        return bool(self.cells) and all(c.finished for c in self.cells)
-
-    def values(self, atlas: str, lnet_input: str, metric: str) -> dict[int, float]:
-        """seed -> value of ``metric`` for one cell (finished runs only)."""
-        return {c.spec.seed: c.metrics[metric] for c in self.finished
-                if c.spec.cell == (atlas, lnet_input) and metric in c.metrics}
-
-    def summary(self) -> dict[tuple[str, str], Any]:
-        """(atlas, input) -> :class:`~decomr.experiments.table5_report.CellSummary` (mean ± std over seeds)."""
-        from decomr.experiments.table5_report import summarize
-
-        return summarize(self)
-
-
 def run_table5(budget: str | Budget = "quick", seeds: Sequence[int] | None = None, out_dir: str | Path | None = None,
                resume: bool = True, *, decisive_seeds: Sequence[int] | None = None,
                atlases: Sequence[str] = TABLE5_ATLASES, inputs: Sequence[str] = TABLE5_INPUTS,
@@ -404,8 +254,6 @@ def run_table5(budget: str | Budget = "quick", seeds: Sequence[int] | None = Non
         results.append(run_cell(b, spec, root, resume=resume, max_minutes=limit))
     result = Table5Result(budget=b, root=root, cells=results)
     if write_report and result.finished:
-        from decomr.experiments.table5_report import write_table5_report
-
         write_table5_report(result, report_dir if report_dir is not None else _default_report_dir(b, root))
     pending = [str(c.spec) for c in results if not c.finished]
     if pending:
@@ -424,8 +272,6 @@ def _is_finished(budget: Budget, spec: CellSpec, root: Path, resume: bool) -> bo
 
 
 def _default_report_dir(budget: Budget, root: Path) -> Path:
-    from decomr.paths import figures_dir
-
     return root if budget.name == "quick" else figures_dir()
 
 

@@ -27,16 +27,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from decomr.experiments.table5 import (DECISIVE_INPUT, PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS, Table5Result)
+from decomr.body import load as load_body
+from decomr.eval.evaluate import template_baseline
+from decomr.eval.paper import PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS
+from decomr.experiments.table5_grid import DECISIVE_INPUT, Table5Result, cell_config, summarize
+from decomr.paths import REPO_ROOT, atomic_write_bytes
+from decomr.train import build_test_dataset
+from decomr.uv import load_atlas
+from decomr.uv.roundtrip import round_trip_errors
+from decomr.viz.experiment_plots import plot_table5
 
 __all__ = [
     "Check",
     "METRICS",
     "METRIC_LABELS",
-    "CellSummary",
     "Ordering",
     "PairComparison",
-    "summarize",
     "check_orderings",
     "compare_pair",
     "table5_markdown",
@@ -49,56 +55,6 @@ METRIC_LABELS = {"mpjpe": "MPJPE", "pa_mpjpe": "PA-MPJPE", "pve": "per-vertex er
 _ATLAS_LABEL = {"default": "default (Anny's own, 9 charts)", "continuous": "continuous (ours)"}
 _PAPER_ATLAS_LABEL = {"default": "SMPL default", "continuous": "continuous"}
 _INPUT_LABEL = {"global": "F_G", "local": "F_L", "local+global": "F_G + F_L", "pixels+global": "F_G + raw pixels"}
-
-
-# ------------------------------------------------------------------------------------------------
-# Mean ± std over seeds
-# ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CellSummary:
-    """One cell of the table over its seeds.
-
-    Attributes:
-        atlas, lnet_input: the cell.
-        values: metric -> {seed: value}.
-    """
-
-    atlas: str
-    lnet_input: str
-    values: dict[str, dict[int, float]]
-
-    def n(self, metric: str) -> int:
-        return len(self.values.get(metric, {}))
-
-    def mean(self, metric: str) -> float:
-        v = list(self.values.get(metric, {}).values())
-        return statistics.fmean(v) if v else math.nan
-
-    def std(self, metric: str) -> float:
-        """Sample standard deviation over seeds (NaN with fewer than 2)."""
-        v = list(self.values.get(metric, {}).values())
-        return statistics.stdev(v) if len(v) > 1 else math.nan
-
-    def fmt(self, metric: str, digits: int = 1) -> str:
-        """``"61.2 ± 1.3 (3)"``, ``"61.2"`` for one seed, ``"—"`` for none."""
-        if not self.n(metric):
-            return "—"
-        text = f"{self.mean(metric):.{digits}f}"
-        return text + (f" ± {self.std(metric):.{digits}f} ({self.n(metric)})" if self.n(metric) > 1 else "")
-
-
-def summarize(result: Table5Result) -> dict[tuple[str, str], CellSummary]:
-    """(atlas, input) -> :class:`CellSummary` of every cell with at least one finished run."""
-    out: dict[tuple[str, str], CellSummary] = {}
-    for atlas in TABLE5_ATLASES:
-        for lnet_input in TABLE5_INPUTS:
-            runs = [c for c in result.finished if c.spec.cell == (atlas, lnet_input)]
-            if not runs:
-                continue
-            metrics = sorted({m for c in runs for m in c.metrics})
-            values = {m: {c.spec.seed: c.metrics[m] for c in runs if m in c.metrics} for m in metrics}
-            out[(atlas, lnet_input)] = CellSummary(atlas, lnet_input, values)
-    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -399,8 +355,6 @@ def table5_markdown(result: Table5Result, template: Mapping[str, float] | None =
         m = c.metrics
         g = lambda k, d=1: f"{m[k]:.{d}f}" if k in m and math.isfinite(m[k]) else "—"  # noqa: E731
         try:
-            from decomr.paths import REPO_ROOT
-
             folder = str(c.run_dir.resolve().relative_to(REPO_ROOT))
         except ValueError:
             folder = str(c.run_dir)
@@ -416,12 +370,6 @@ def table5_markdown(result: Table5Result, template: Mapping[str, float] | None =
 
 def _template_yardstick(result: Table5Result) -> dict[str, float] | None:
     """Errors of the template body facing the camera on the runs' test images (mm)."""
-    from decomr.body import load as load_body
-    from decomr.eval.evaluate import template_baseline
-    from decomr.experiments.table5 import cell_config
-    from decomr.train import build_test_dataset
-    from decomr.uv import load_atlas
-
     finished = result.finished
     if not finished:
         return None
@@ -434,11 +382,6 @@ def _template_yardstick(result: Table5Result) -> dict[str, float] | None:
 
 def _resolution_floors(result: Table5Result) -> tuple[dict[str, float], int] | None:
     """Mean round-trip error mesh -> location map -> mesh of each atlas at the runs' map size (mm)."""
-    from decomr.body import load as load_body
-    from decomr.experiments.table5 import cell_config
-    from decomr.uv import load_atlas
-    from decomr.uv.roundtrip import round_trip_errors
-
     if not result.finished:
         return None
     config = cell_config(result.budget, result.finished[0].spec, result.root)
@@ -466,8 +409,6 @@ def write_table5_report(result: Table5Result, out_dir: str | Path, context: bool
     Returns:
         (markdown path, png path or None).
     """
-    from decomr.paths import atomic_write_bytes
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     template = floors = map_size = None
@@ -479,8 +420,6 @@ def write_table5_report(result: Table5Result, out_dir: str | Path, context: bool
     png = None
     if plot and result.finished:
         import matplotlib.pyplot as plt
-
-        from decomr.viz.experiment_plots import plot_table5
 
         fig = plot_table5(summarize(result), title=f"Table 5 on the synthetic benchmark (budget {result.budget.name})",
                           template=template)

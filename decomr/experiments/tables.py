@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from decomr.eval.evaluate import EVAL_DATASETS, evaluate_checkpoint
+from decomr.paths import atomic_write_bytes, figures_dir
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["PAPER_COMPARISONS", "TablesReport", "reproduce_tables", "tables_markdown"]
@@ -165,8 +168,6 @@ def reproduce_tables(checkpoint: str | Path, *, root: str | Path | None = None, 
     Raises:
         ValueError: an unknown dataset name.
     """
-    from decomr.eval.evaluate import EVAL_DATASETS, evaluate_checkpoint
-
     datasets = tuple(EVAL_DATASETS if datasets is None else datasets)
     bad = [d for d in datasets if d not in EVAL_DATASETS]
     if bad:
@@ -183,8 +184,6 @@ def reproduce_tables(checkpoint: str | Path, *, root: str | Path | None = None, 
         report.reports[dataset] = r
         report.checkpoint = r.checkpoint
     if write:
-        from decomr.paths import atomic_write_bytes, figures_dir
-
         path = Path(out) if out is not None else figures_dir() / "tables_2_4.md"
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, tables_markdown(report).encode())

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from decomr import paths
 from decomr.models.config import ModelConfig
 from decomr.models.layers import Bottleneck
 
@@ -58,8 +59,6 @@ def find_pretrained_weights(backbone: str) -> Path | None:
     Looks for ``<backbone>-*.pth`` in ``torch.hub.get_dir()/checkpoints`` (where torchvision
     caches downloads) and in ``data/pretrained/``. Never downloads.
     """
-    from decomr import paths
-
     folders = [Path(torch.hub.get_dir()) / "checkpoints", paths.data_dir() / "pretrained"]
     for folder in folders:
         if folder.is_dir():

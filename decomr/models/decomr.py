@@ -19,6 +19,7 @@ from decomr.models.cnet import CNet, CNetOutput
 from decomr.models.config import ModelConfig
 from decomr.models.lnet import LNet
 from decomr.models.transfer import transfer_for_config
+from decomr.uv import UVSampler, load_atlas, reference_location_map
 
 STAGES = ("cnet", "full")
 #: The links of the chain that :class:`Oracle` can replace by their ground truth.
@@ -145,15 +146,12 @@ class DecoMR(nn.Module):
                 raise ValueError(
                     "reference_map: required when atlas_or_sampler is a sampler without an `atlas` attribute"
                 )
-            from decomr.uv import reference_location_map
 
             reference_map = reference_location_map(body, atlas, config.uv_grid)
         self.cnet = CNet(config)
         self.lnet = LNet(config, torch.as_tensor(reference_map))
         if config.lnet_residual:  # the template's location map at R, which LNet's output is added to
             if atlas is not None:
-                from decomr.uv import reference_location_map
-
                 base = reference_location_map(body, atlas, config.map_size)
             else:
                 base = F.interpolate(torch.as_tensor(reference_map, dtype=torch.float32)[None], size=config.map_size,
@@ -183,8 +181,6 @@ class DecoMR(nn.Module):
                     f"atlas_or_sampler: sampler resolution {resolution} != config.map_size {config.map_size}"
                 )
         else:
-            from decomr.uv import UVSampler
-
             atlas = atlas_or_sampler
             # Seam-aware Eq. 3 (no reads across chart slits; config.seam_aware_read) with the template
             # stored in the atlas (the same table on every machine), else the body's own.
@@ -202,8 +198,6 @@ class DecoMR(nn.Module):
     @classmethod
     def from_config(cls, config: ModelConfig, body: Any) -> "DecoMR":
         """Build the model with the atlas named by ``config.atlas`` (``decomr.uv.load_atlas``)."""
-        from decomr.uv import load_atlas
-
         return cls(config, body, load_atlas(body, config.atlas))
 
     # ------------------------------------------------------------------ pieces

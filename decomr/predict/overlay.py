@@ -18,6 +18,7 @@ import torch
 
 from decomr.data.crop import PIXELS_PER_SCALE, pixels_to_normalized, uncrop_image
 from decomr.render import rasterize, render_shaded
+from decomr.render.images import iuv_colors as colors
 
 __all__ = ["MeshLayer", "mesh_layer", "iuv_layer", "iuv_colors", "compose", "overlay_image"]
 
@@ -155,8 +156,6 @@ def iuv_layer(prediction, index: int = 0, max_side: int | None = None) -> torch.
 
 def iuv_colors(iuv: torch.Tensor) -> torch.Tensor:
     """(3, H, W) IUV image -> (H, W, 3) colours (:func:`decomr.render.images.iuv_colors`)."""
-    from decomr.render.images import iuv_colors as colors
-
     return colors(iuv)
 
 

@@ -47,8 +47,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from decomr.body import load
 from decomr.models import DecoMR, ModelConfig
 from decomr.paths import REPO_ROOT, atomic_writer, data_dir
+from decomr.train.config import TrainConfig
+from decomr.uv import load_atlas
 
 logger = logging.getLogger(__name__)
 
@@ -293,8 +296,6 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         CheckpointNotFoundError: no such file.
         CheckpointError: unreadable, or not a training checkpoint (a release holds no optimiser).
     """
-    from decomr.train.config import TrainConfig
-
     path = Path(path).expanduser()
     path = find_checkpoint(path / "last.pt" if path.is_dir() else path)
     data = _read(path, map_location)
@@ -361,8 +362,6 @@ class CheckpointInfo:
         Raises:
             CheckpointError: the stored training config does not fit this version of decomr.
         """
-        from decomr.train.config import TrainConfig
-
         raw = self.stored_config
         whole = isinstance(raw.get("model"), dict) and bool(set(raw) - {"body", "model"})
         try:
@@ -413,8 +412,6 @@ def read_checkpoint(path: str | Path | None = None) -> CheckpointInfo:
 
 
 def _load_body(name: str, path: Path) -> Any:
-    from decomr.body import load
-
     try:
         return load(name)
     except FileNotFoundError as err:
@@ -441,8 +438,6 @@ def build_model(info: CheckpointInfo, body: Any = None, *, warn_stage1: bool = T
         CheckpointError: the weights were trained for another body mesh or another architecture;
             the message names the file and the fix.
     """
-    from decomr.uv import load_atlas
-
     path = info.path
     body = body if body is not None else _load_body(info.body, path)
     if info.num_vertices is not None and info.num_vertices != body.num_vertices:

@@ -49,6 +49,7 @@ from decomr.data.augment import AugmentConfig
 from decomr.data.synthetic import SyntheticConfig
 from decomr.losses import LossConfig
 from decomr.models import ModelConfig
+from decomr.paths import REPO_ROOT, atomic_write_bytes
 
 __all__ = ["OptimConfig", "DataConfig", "SyntheticSection", "AugmentSection", "TrainConfig", "DUPLICATE_KEYS",
            "apply_overrides", "load_config", "save_config", "config_from_dict", "config_to_dict", "config_keys",
@@ -241,8 +242,6 @@ class TrainConfig:
     @property
     def run_dir(self) -> Path:
         """The run folder (``train.out_dir`` or ``runs/<name>``)."""
-        from decomr.paths import REPO_ROOT
-
         return Path(self.train.out_dir).expanduser() if self.train.out_dir else REPO_ROOT / "runs" / self.name
 
     def stage_steps(self, dataset_size: int | None = None) -> tuple[int, int]:
@@ -542,8 +541,6 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
 
 def resolve_config_path(path: str | Path) -> Path:
     """``path`` itself if it exists, else ``configs/<path>[.yaml]`` at the repository root."""
-    from decomr.paths import REPO_ROOT
-
     file = Path(path).expanduser()
     if file.is_file():
         return file
@@ -556,8 +553,6 @@ def resolve_config_path(path: str | Path) -> Path:
 
 def save_config(config: TrainConfig, path: str | Path) -> Path:
     """Write the complete config as YAML (atomically); :func:`load_config` reads it back."""
-    from decomr.paths import atomic_write_bytes
-
     text = "# decomr training config (complete; `decomr train --config <this file>` reruns it)\n"
     text += yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=None)
     atomic_write_bytes(Path(path), text.encode())

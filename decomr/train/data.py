@@ -34,7 +34,19 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from decomr.body.joints import J24_FLIP_PERM, joint_set  # J24_FLIP_PERM: re-exported
+from decomr.data.augment import AugmentParams, UVMirror, augment_batch, sample_augment_params
 from decomr.data.batch import Batch, as_batch
+from decomr.data.cache import CachedSyntheticDataset, default_workers, render_cache
+from decomr.data.official import OfficialDataset
+from decomr.data.synthetic import (
+    SyntheticBatchGenerator,
+    SyntheticDataset,
+    SyntheticParamDataset,
+    collate_params,
+    sample_seed as synthetic_seed,
+)
+from decomr.train.targets import batch_keypoint_format
+from decomr.uv import load_atlas
 
 logger = logging.getLogger(__name__)
 
@@ -180,8 +192,6 @@ class SyntheticParamItems(Dataset):
     """
 
     def __init__(self, config: Any, augment: Any, body: Any = None) -> None:
-        from decomr.data.synthetic import SyntheticParamDataset
-
         self.params = SyntheticParamDataset("train", config=config, body=body)
         self.config, self.augment, self.epoch = config, augment, 0
 
@@ -192,9 +202,6 @@ class SyntheticParamItems(Dataset):
         self.epoch = int(epoch)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        from decomr.data.augment import sample_augment_params
-        from decomr.data.synthetic import sample_seed as synthetic_seed
-
         aug = None
         if self.augment is not None:  # as SyntheticDataset.augment_params
             g = torch.Generator().manual_seed(synthetic_seed(self.config, "train", index, stream=1 + self.epoch))
@@ -203,9 +210,6 @@ class SyntheticParamItems(Dataset):
 
 
 def _collate_param_items(items: list[tuple[Any, Any]]) -> tuple[Any, Any]:
-    from decomr.data.augment import AugmentParams
-    from decomr.data.synthetic import collate_params
-
     params = collate_params([p for p, _ in items])
     augs = [a for _, a in items]
     if augs[0] is None:
@@ -245,8 +249,6 @@ def to_device(batch: Batch | dict[str, Any], device: torch.device, channels_last
 # Datasets from the config
 # ------------------------------------------------------------------------------------------------
 def _official(item: str, config: Any, train: bool) -> Dataset:
-    from decomr.data.official import OfficialDataset
-
     name, split = item.split(":")
     root = None
     if config.data.official_root:
@@ -257,8 +259,6 @@ def _official(item: str, config: Any, train: bool) -> Dataset:
 
 
 def _synthetic(config: Any, split: str, body: Any, atlas: Any, augment: bool) -> Dataset:
-    from decomr.data.synthetic import SyntheticDataset
-
     aug = config.augmentation if augment else None
     atlases = {atlas.name: atlas} if atlas is not None else None
     return SyntheticDataset(split, config=config.synthetic, augment=aug, body=body, atlases=atlases)
@@ -274,8 +274,6 @@ def build_train_dataset(config: Any, body: Any, atlas: Any, progress: bool = Tru
     if config.data.source == "official":
         return _official_training_part(config, train=True, held_out=False)
     if config.data.cache:
-        from decomr.data.cache import CachedSyntheticDataset, default_workers, render_cache
-
         syn = config.synthetic
         folder = render_cache(syn, "train", f"{config.data.cache}/train", workers=default_workers(), progress=progress)
         return CachedSyntheticDataset(folder, config=syn, split="train", size=syn.train_size)
@@ -349,9 +347,6 @@ def augment_official_batch(batch: Batch, config: Any, body: Any, atlas: Any = No
     the exactly mirrored vertices anyway). IUV images in the batch are mirrored with the atlas's
     UV mirror (``u -> 1 - u`` on the continuous map).
     """
-    from decomr.data.augment import AugmentParams, augment_batch, sample_augment_params
-    from decomr.train.targets import batch_keypoint_format
-
     if batch.sample_seed is None:
         raise ValueError("batch.sample_seed: needed to draw each sample's transform (SeededDataset adds it)")
     seeds = batch.sample_seed.tolist()
@@ -365,8 +360,6 @@ def augment_official_batch(batch: Batch, config: Any, body: Any, atlas: Any = No
     if atlas is not None and (batch.iuv is not None or batch.iuv_default is not None):
         mirrors = {"iuv": _uv_mirror(atlas, body)}
         if batch.iuv_default is not None:
-            from decomr.uv import load_atlas
-
             mirrors["iuv_default"] = _uv_mirror(load_atlas(body, "default"), body)
     needs_body = getattr(body, "name", "") == "smpl" or batch.vertices is not None
     out = augment_batch(source, params, body=body if needs_body else None, uv_mirrors=mirrors,
@@ -379,8 +372,6 @@ _UV_MIRRORS: dict[tuple[str, str], Any] = {}
 
 def _uv_mirror(atlas: Any, body: Any) -> Any:
     """The atlas's :class:`~decomr.data.augment.UVMirror` (built once per body and atlas)."""
-    from decomr.data.augment import UVMirror
-
     key = (getattr(body, "name", ""), atlas.name)
     if key not in _UV_MIRRORS:
         _UV_MIRRORS[key] = UVMirror.symmetric_map() if atlas.name == "continuous" else UVMirror.from_atlas(atlas, body)
@@ -465,8 +456,6 @@ def build_train_source(config: Any, body: Any, atlas: Any, device: torch.device,
     t = config.train
     channels_last = t.channels_last and device.type == "cuda"
     if resolve_pipeline(config, device) == "gpu":
-        from decomr.data.synthetic import SyntheticBatchGenerator
-
         body_cpu = body if body.template.device.type == "cpu" else None
         items = SyntheticParamItems(config.synthetic, config.augmentation if config.data.augment else None,
                                     body=body_cpu)

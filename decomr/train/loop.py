@@ -30,8 +30,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from decomr.body import load as load_body
 from decomr.data.batch import Batch, as_batch
 from decomr.losses import LossConfig, compute_losses
+from decomr.models import DecoMR
+from decomr.paths import remove_stale_temporaries
 from decomr.train.checkpoint import get_rng_state, load_checkpoint, save_checkpoint, set_rng_state, unwrap_model
 from decomr.train.config import OptimConfig, TrainConfig, save_config
 from decomr.train.data import (build_test_dataset, build_test_loader, build_train_dataset, build_train_source,
@@ -41,6 +44,7 @@ from decomr.train.distributed import (DistInfo, all_reduce_mean, barrier, cleanu
 from decomr.train.errors import batch_errors
 from decomr.train.panels import prediction_panel
 from decomr.train.targets import joints_for_loss, make_targets
+from decomr.uv import load_atlas, weight_map as make_weight_map
 
 logger = logging.getLogger(__name__)
 
@@ -391,8 +395,6 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     Raises:
         RunExistsError: the folder holds a run and neither ``resume`` nor ``overwrite`` was given.
     """
-    from decomr.paths import remove_stale_temporaries
-
     for path in remove_stale_temporaries(run_dir):
         logger.info("removed %s (left by a writer that was killed)", path)
     if resume:
@@ -455,10 +457,6 @@ def _rank_from_env() -> int:
 def _train(config: TrainConfig, resume: bool | str | Path, progress: bool, info: DistInfo) -> TrainResult:
     """The body of :func:`train` (after the process group and the CPU threads are set up)."""
     from tqdm.auto import tqdm
-
-    from decomr.body import load as load_body
-    from decomr.models import DecoMR
-    from decomr.uv import load_atlas, weight_map as make_weight_map
 
     ckpt = None
     if resume:

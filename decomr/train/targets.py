@@ -24,6 +24,8 @@ import torch
 from decomr.body.joints import LSP_HIPS, convert
 from decomr.data.batch import Batch, as_batch
 from decomr.losses import LossTargets
+from decomr.render import render_body
+from decomr.render.cameras import fit_weak_perspective as fit
 
 __all__ = ["BatchTargets", "make_targets", "fit_weak_perspective", "joints_for_loss", "batch_keypoint_format"]
 
@@ -85,8 +87,6 @@ def fit_weak_perspective(points: torch.Tensor, keypoints: torch.Tensor, min_scal
     Returns:
         (B, 3) cameras.
     """
-    from decomr.render.cameras import fit_weak_perspective as fit
-
     if points.dim() != 3 or points.shape[-1] != 3 or keypoints.shape[:2] != points.shape[:2] or keypoints.shape[-1] != 3:
         raise ValueError(f"points/keypoints: expected (B, J, 3) each, got {tuple(points.shape)} and {tuple(keypoints.shape)}")
     cam = fit(points, keypoints[..., :2], weights=keypoints[..., 2]).double()  # (B, 3)
@@ -165,8 +165,6 @@ def make_targets(batch: Batch | dict[str, Any], sampler: Any, body: Any = None, 
     if batch.iuv is not None:
         iuv = batch.iuv.float()
     elif vertices is not None and bool(has_mesh.any()) and atlas is not None and keypoints is not None:
-        from decomr.render import render_body
-
         lsp = torch.einsum("jv,bvc->bjc", body.lsp_regressor.to(vertices), vertices)  # (B, 14, 3)
         kp14 = keypoints[:, 1:] if fmt == "j24" else batch.lsp_keypoints.to(vertices)
         camera = fit_weak_perspective(lsp, kp14)

@@ -3,7 +3,8 @@
 A :class:`UVAtlas` stores, for a body mesh with V vertices and F faces, T UV vertices (a mesh
 vertex cut open by a seam has several UV copies) and per-face UV indices in the SAME face order
 as the body mesh. Atlases are small ``.npz`` files under ``data/atlases/<body>_<atlas>.npz``,
-stamped with the body's :meth:`~decomr.body.BodyModel.mesh_hash` so a stale file is detected.
+stamped with the body's :meth:`~decomr.body.BodyModel.mesh_hash` so a stale file is detected;
+:func:`decomr.uv.store.load_atlas` reads them, building and saving the ones missing or stale.
 
 Loading an atlas needs numpy and torch only; building the continuous one needs libigl (imported
 by :mod:`decomr.uv.build` on demand).
@@ -13,9 +14,7 @@ Glossary: V mesh vertices, F faces, T UV vertices.
 from __future__ import annotations
 
 import io
-import logging
 import math
-import warnings
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from decomr.paths import atomic_write_bytes, sub_dir
+from decomr.uv import checks
 
 __all__ = [
     "ATLAS_NAMES",
@@ -31,11 +31,8 @@ __all__ = [
     "StaleAtlasError",
     "atlas_path",
     "default_atlas",
-    "load_atlas",
     "atlas_report",
 ]
-
-log = logging.getLogger(__name__)
 
 ATLAS_NAMES = ("continuous", "default")
 _FORMAT_VERSION = 1
@@ -288,8 +285,6 @@ def atlas_report(
     Returns:
         AtlasStats.
     """
-    from decomr.uv import checks
-
     uv = atlas.uv.numpy().astype(np.float64)
     fuv = atlas.faces_uv.numpy()
     if faces is not None:
@@ -347,60 +342,3 @@ def default_atlas(body) -> UVAtlas:
     uv, fuv, vt_to_v = _compact_default_uv(np.clip(uv, 0.0, 1.0), fuv, faces)
     atlas = UVAtlas("default", uv, fuv, vt_to_v, body.num_vertices, body.mesh_hash(), body.name)
     return atlas.with_stats(atlas_report(atlas, body.template, faces))
-
-
-def _build(body, name: str) -> UVAtlas:
-    if name == "default":
-        return default_atlas(body)
-    from decomr.uv.build import build_continuous_atlas
-
-    return build_continuous_atlas(
-        body.template.detach().cpu().numpy(),
-        body.faces.detach().cpu().numpy(),
-        body.mirror_map.detach().cpu().numpy(),
-        mesh_hash=body.mesh_hash(),
-        body_name=body.name,
-    )
-
-
-def load_atlas(body, name: str = "continuous", rebuild: bool | None = None, path: str | Path | None = None) -> UVAtlas:
-    """Load a body's atlas from ``data/atlases/``, building and caching it when needed.
-
-    Args:
-        body: a :class:`decomr.body.BodyModel`.
-        name: ``"continuous"`` (Sec. 3.1) or ``"default"`` (the body model's own UV).
-        rebuild: ``None`` (default): build when missing, rebuild with a warning when stale.
-            ``True``: always rebuild and overwrite. ``False``: never build; raise
-            ``FileNotFoundError`` when missing and :class:`StaleAtlasError` when stale.
-        path: file to use instead of ``data/atlases/<body.name>_<name>.npz``.
-
-    Returns:
-        UVAtlas.
-    """
-    if name not in ATLAS_NAMES:
-        raise ValueError(f"name: expected one of {ATLAS_NAMES}, received {name!r}")
-    path = Path(path) if path is not None else atlas_path(body.name, name)
-    expected = body.mesh_hash()
-    if rebuild is not True and path.exists():
-        try:
-            atlas = UVAtlas.load(path, expected_hash=expected)
-            if atlas.num_vertices != body.num_vertices or atlas.num_faces != body.num_faces:
-                raise StaleAtlasError(f"{path}: sized for {atlas.num_vertices} vertices / {atlas.num_faces} faces")
-            if atlas.template is not None and getattr(body, "template", None) is not None:
-                moved = float(np.abs(np.asarray(atlas.template) - body.template.detach().cpu().numpy()).max())
-                if moved > PROBE_TOLERANCE:
-                    raise StaleAtlasError(f"{path}: built for a template whose vertices were up to {moved * 1000:.1f} mm "
-                                          f"elsewhere (tolerance {PROBE_TOLERANCE * 1000:.0f} mm)")
-            return atlas
-        except StaleAtlasError as err:
-            if rebuild is False:
-                raise
-            warnings.warn(f"{err}; rebuilding", stacklevel=2)
-    elif rebuild is False:
-        raise FileNotFoundError(f"{path}: no {name} atlas for body {body.name!r} (build it with `decomr build-uv`)")
-    log.info("building the %s atlas of %s -> %s", name, body.name, path)
-    atlas = _build(body, name)
-    if getattr(body, "template", None) is not None:
-        atlas = replace(atlas, template=body.template.detach().cpu().numpy().astype(np.float32))
-    atlas.save(path)
-    return atlas

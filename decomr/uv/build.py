@@ -34,9 +34,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import factorized
 
-from decomr.uv.atlas import AtlasStats, UVAtlas, atlas_report
-from decomr.uv.checks import symmetry_error
 from decomr.body.mirror import mesh_sides
+from decomr.uv.atlas import AtlasStats, UVAtlas, atlas_report
+from decomr.uv.checks import boundary_self_intersections, symmetry_error
 from decomr.uv.seams import SeamTree, check_mesh_arrays, mesh_edges, seam_cut_flags, symmetric_seam_tree
 
 __all__ = [
@@ -226,8 +226,6 @@ def slim_relax(
         (uv (T, 2) float64, snapshots, iterations actually kept).
     """
     import igl
-
-    from decomr.uv.checks import boundary_self_intersections
 
     data = igl.slim_precompute(
         np.asfortranarray(cut_vertices, dtype=np.float64),

@@ -10,6 +10,7 @@ import math
 
 import torch
 
+from decomr.body.parts import WEIGHT_GROUP_VALUES
 from decomr.uv.atlas import UVAtlas
 from decomr.uv.sampler import UVSampler
 
@@ -86,8 +87,6 @@ def weight_map(body, atlas: UVAtlas, resolution: int = 128) -> torch.Tensor:
     Returns:
         (R, R) float32.
     """
-    from decomr.body.parts import WEIGHT_GROUP_VALUES
-
     sampler = UVSampler(atlas, resolution)
     parts = body.weight_parts.detach().cpu()
     if parts.shape != (atlas.num_vertices,):

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
+from decomr.paths import figures_dir
 from decomr.uv.atlas import UVAtlas
 from decomr.uv.seams import check_mesh_arrays, edge_length_graph
 
@@ -259,8 +260,6 @@ def write_table1(results: list[Table1Scores], path: str | Path | None = None) ->
     Returns:
         the path written.
     """
-    from decomr.paths import figures_dir
-
     path = Path(path) if path is not None else figures_dir() / "table1.md"
     lines = [
         "# Table 1 — distance-matrix similarity between the mesh surface and its UV map",

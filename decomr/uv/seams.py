@@ -24,6 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, dijkstra
 
+from decomr.body.mirror import mesh_sides
+
 __all__ = [
     "SeamTree",
     "mesh_edges",
@@ -191,7 +193,6 @@ def symmetric_seam_tree(
     # Strictly-left vertices: the left half of the surface once the midline is removed
     # (decomr.body.mirror.mesh_sides), never the sign of a vertex's x, which is wrong for the
     # midline-near vertices of a template whose geometry is only nearly symmetric.
-    from decomr.body.mirror import mesh_sides
 
     left = mesh_sides(vertices, faces, mirror_map) > 0
     crotch = int(midline[-1])

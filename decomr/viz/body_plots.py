@@ -27,6 +27,16 @@ from matplotlib.colors import Normalize, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from decomr import paths
+from decomr.body.joints import (  # noqa: F401 - LSP_BONES, SMPL_BONES, SMPL_PARENTS are re-exported
+    LSP_BONES,
+    LSP_JOINT_NAMES,
+    SMPL_BONES,
+    SMPL_JOINT_NAMES,
+    SMPL_PARENTS,
+)
+from decomr.body.parts import LSP_PART_NAMES, WEIGHT_GROUP_NAMES, WEIGHT_GROUP_VALUES
+from decomr.body.pose import POSE_NAMES
 from decomr.viz.colors import (
     CENTRE_COLOR,
     LEFT_COLOR,
@@ -36,8 +46,6 @@ from decomr.viz.colors import (
     WEIGHT_GROUP_COLORS,
     palette_rgb,
 )
-
-from decomr.body.joints import LSP_BONES, SMPL_BONES, SMPL_PARENTS  # noqa: E402,F401 - re-exported
 
 VIEWS: dict[str, tuple[float, float]] = {
     "front": (0.0, 0.0), "back": (180.0, 0.0), "left": (-90.0, 0.0), "right": (90.0, 0.0), "top": (0.0, 90.0),
@@ -247,8 +255,6 @@ _LABEL_OFFSETS: dict[str, tuple[float, float]] = {
     "pelvis": (0.0, -11.0),
 }
 def _default_names(J: int) -> tuple[str, ...] | None:
-    from decomr.body.joints import LSP_JOINT_NAMES, SMPL_JOINT_NAMES
-
     return {24: SMPL_JOINT_NAMES, 14: LSP_JOINT_NAMES}.get(J)
 
 
@@ -368,8 +374,6 @@ def plot_part_labels(
     Returns:
         The ``PolyCollection`` added to ``ax``.
     """
-    from decomr.body.parts import LSP_PART_NAMES, WEIGHT_GROUP_NAMES, WEIGHT_GROUP_VALUES
-
     if kind == "lsp":
         names = names or LSP_PART_NAMES
         palette = palette or LSP_PART_COLORS
@@ -485,8 +489,6 @@ def sample_grid(
     """
     import torch
 
-    from decomr.body.pose import POSE_NAMES
-
     named = tuple(POSE_NAMES) if hasattr(body, "prior") else ("rest",)
     if kind not in ("shape", "pose", "random", "named") + named:
         raise ValueError(f"kind: expected 'shape', 'pose', 'random', 'named' or one of {named}, got {kind!r}")
@@ -550,8 +552,6 @@ def save_figure(fig: Figure, name: str, dpi: int = 150, folder: str | Path | Non
     Returns:
         The path written.
     """
-    from decomr import paths
-
     folder = Path(folder) if folder is not None else paths.figures_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (name if name.endswith(".png") else f"{name}.png")

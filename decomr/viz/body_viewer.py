@@ -24,8 +24,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from decomr.body.pose import POSE_NAMES
+from decomr.viz.body_plots import face_labels
 from decomr.viz.colors import LSP_PART_COLORS, MESH_COLOR, WEIGHT_GROUP_COLORS, palette_rgb
-from decomr.viz.static import StaticFallback
+from decomr.viz.static import StaticFallback, plotly_mesh_png
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +106,6 @@ def _color_kwargs(body, color_by, colorscale: str, color_label: str) -> dict:
     if color_by is None:
         return {"color": MESH_COLOR}
     if isinstance(color_by, str):
-        from decomr.viz.body_plots import face_labels
-
         if color_by not in ("parts", "lsp", "weight"):
             raise ValueError(f"color_by: expected 'parts', 'weight', None or (V,) values, got {color_by!r}")
         labels = body.weight_parts if color_by == "weight" else body.lsp_parts
@@ -203,8 +203,6 @@ class MeshViewer(StaticFallback):
         ]
         names = ["rest"]
         if getattr(body, "prior", None) is not None:
-            from decomr.body.pose import POSE_NAMES
-
             names += list(POSE_NAMES)
         self.pose_menu = W.Dropdown(options=names, value="rest", description="pose", style={"description_width": "90px"},
                                     layout=W.Layout(width="330px"))
@@ -308,8 +306,6 @@ class MeshViewer(StaticFallback):
     # -------------------------------------------------------------------- display
     def snapshot(self) -> bytes:
         """PNG picture of the current mesh (the static fallback of :mod:`decomr.viz.static`)."""
-        from decomr.viz.static import plotly_mesh_png
-
         return plotly_mesh_png(self.figure)
 
 

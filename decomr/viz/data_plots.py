@@ -17,9 +17,12 @@ import torch
 from matplotlib.figure import Figure
 
 from decomr.body.joints import LSP_JOINT_NAMES
+from decomr.data.augment import AugmentParams, UVMirror, augment_batch
 from decomr.data.batch import Batch, as_batch
-from decomr.viz.body_plots import LSP_BONES
+from decomr.data.synthetic import SyntheticBatchGenerator, SyntheticConfig
+from decomr.viz.body_plots import LSP_BONES, save_figure
 from decomr.viz.colors import CENTRE_COLOR, LEFT_COLOR, RIGHT_COLOR, lsp_part_rgb
+from decomr.viz.train_plots import iuv_rgb
 
 __all__ = ["iuv_to_rgb", "draw_keypoints", "plot_samples", "plot_augmentation", "data_figures"]
 
@@ -33,8 +36,6 @@ def _np(x) -> np.ndarray:
 
 def iuv_to_rgb(iuv) -> np.ndarray:
     """(3, R, R) IUV (mask, u, v) -> (R, R, 3) RGB (:func:`decomr.viz.train_plots.iuv_rgb`, the one colouring)."""
-    from decomr.viz.train_plots import iuv_rgb
-
     return iuv_rgb(torch.as_tensor(np.asarray(_np(iuv), dtype=np.float32)))
 
 
@@ -197,10 +198,6 @@ def data_figures(folder=None, n: int = 6, split: str = "val", config=None, devic
         The two paths written.
     """
     import torch
-
-    from decomr.data.augment import AugmentParams, UVMirror, augment_batch
-    from decomr.data.synthetic import SyntheticBatchGenerator, SyntheticConfig
-    from decomr.viz.body_plots import save_figure
 
     config = config or SyntheticConfig()
     gen = SyntheticBatchGenerator(config, device)

@@ -10,6 +10,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from decomr.eval.paper import PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS
+from decomr.viz.body_plots import plot_mesh, project
+
 __all__ = ["ATLAS_COLORS", "plot_table5", "plot_mesh_zoom"]
 
 #: Bar colours of the two UV atlases (default = the body's own multi-chart UV, continuous = ours).
@@ -46,7 +49,7 @@ def plot_table5(summary: Mapping[tuple[str, str], Any], metrics: Sequence[str] =
 
     Args:
         summary: (atlas, input) -> an object with ``mean(metric)`` and ``std(metric)`` (e.g.
-            :class:`decomr.experiments.table5_report.CellSummary`; std NaN = no error bar).
+            :class:`decomr.experiments.table5_grid.CellSummary`; std NaN = no error bar).
         metrics: our metrics, one panel each (mm, lower is better).
         paper: add a first panel with the paper's Table 5 (H36M P2 PA-MPJPE).
         title: figure title.
@@ -56,8 +59,6 @@ def plot_table5(summary: Mapping[tuple[str, str], Any], metrics: Sequence[str] =
         matplotlib ``Figure``.
     """
     import matplotlib.pyplot as plt
-
-    from decomr.eval.paper import PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS
 
     labels = {"mpjpe": "MPJPE", "pa_mpjpe": "PA-MPJPE", "pve": "per-vertex error"}
     panels = (1 if paper else 0) + len(metrics)
@@ -101,8 +102,6 @@ def plot_mesh_zoom(ax, vertices, faces, center, radius: float, colors=None, fram
         title: axes title.
         **kwargs: passed to :func:`~decomr.viz.body_plots.plot_mesh` (``cmap``, ``vmin``, ``vmax``).
     """
-    from decomr.viz.body_plots import plot_mesh, project
-
     c = np.asarray(center, dtype=np.float64).reshape(1, 3)
     if radius <= 0:
         raise ValueError(f"radius: expected > 0, got {radius}")

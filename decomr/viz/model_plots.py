@@ -28,7 +28,13 @@ import torch
 from matplotlib.figure import Figure
 
 from decomr.data.batch import Batch, as_batch
-from decomr.viz.train_plots import iuv_rgb
+from decomr.losses import sample_location_map, split_iuv
+from decomr.models import pixel_centers, transfer_to_uv, uv_cell_index
+from decomr.models.transfer import downsample_pixels
+from decomr.render import weak_perspective_project
+from decomr.viz.colors import OKABE_ITO
+from decomr.viz.train_plots import iuv_rgb, mesh_overlay
+from decomr.viz.uv_plots import location_map_rgb
 
 __all__ = [
     "feature_pca_rgb",
@@ -209,9 +215,6 @@ def plot_cnet_outputs(batch: Batch | Mapping[str, torch.Tensor], out: Any, n: in
     Returns:
         The figure.
     """
-    from decomr.render import weak_perspective_project
-    from decomr.viz.colors import OKABE_ITO
-
     batch = as_batch(batch)
     _check("batch.image", batch.image, 4, "(B, 3, S, S)", 3)
     _check("out.mask_logits", out.mask_logits, 4, "(B, 1, h, w)", 1)
@@ -291,9 +294,6 @@ def plot_pixel_to_cell(image: torch.Tensor, iuv: torch.Tensor, grid: int, pixels
     """
     from matplotlib.patches import ConnectionPatch, Rectangle
 
-    from decomr.models import uv_cell_index
-    from decomr.viz.colors import OKABE_ITO
-
     _check("image", image, 3, "(3, S, S)", 3)
     _check("iuv", iuv, 3, "(3, h, w)", 3)
     h, w = iuv.shape[-2:]
@@ -348,9 +348,6 @@ def plot_uv_transfer(images: torch.Tensor, iuvs: Mapping[str, torch.Tensor], gri
     Returns:
         The figure (B rows; columns: input, then IUV and transferred pixels per atlas).
     """
-    from decomr.models import transfer_to_uv
-    from decomr.models.transfer import downsample_pixels
-
     _check("images", images, 4, "(B, 3, S, S)", 3)
     if not iuvs:
         raise ValueError("iuvs: expected at least one atlas name -> (B, 3, h, w) IUV images")
@@ -423,8 +420,6 @@ def neighbour_cell_jumps(iuv: torch.Tensor, grid: int, parts: torch.Tensor | Non
     >>> neighbour_cell_jumps(iuv, grid=11).distances.tolist()
     [1.0, 9.0]
     """
-    from decomr.models import uv_cell_index
-
     _check("iuv", iuv, 4, "(B, 3, h, w)", 3)
     b, _, h, w = iuv.shape
     if parts is not None and tuple(parts.shape) != (b, h, w):
@@ -468,8 +463,6 @@ def plot_neighbour_jumps(jumps: Mapping[str, NeighbourJumps], iuvs: Mapping[str,
     Returns:
         The figure.
     """
-    from decomr.viz.colors import OKABE_ITO
-
     if not jumps:
         raise ValueError("jumps: expected at least one atlas name -> NeighbourJumps")
     names = list(jumps)
@@ -545,10 +538,6 @@ def consistency_correspondences(location_map: torch.Tensor, camera: torch.Tensor
     Returns:
         :class:`Correspondences`.
     """
-    from decomr.losses import sample_location_map, split_iuv
-    from decomr.models import pixel_centers
-    from decomr.render import weak_perspective_project
-
     _check("location_map", location_map, 4, "(B, 3, R, R)", 3)
     _check("gt_iuv", gt_iuv, 4, "(B, 3, h, w)", 3)
     b, _, h, w = gt_iuv.shape
@@ -588,8 +577,6 @@ def plot_consistency(image: torch.Tensor, gt_iuv: torch.Tensor, location_map: to
     Returns:
         The figure.
     """
-    from decomr.viz.colors import OKABE_ITO
-
     _check("image", image, 3, "(3, S, S)", 3)
     corr = consistency_correspondences(location_map[None], camera.reshape(1, 3), gt_iuv[None])
     size = image.shape[-1]
@@ -633,8 +620,6 @@ def plot_consistency(image: torch.Tensor, gt_iuv: torch.Tensor, location_map: to
 
 
 def _location_rgb(loc: torch.Tensor, mask: torch.Tensor | None) -> np.ndarray:
-    from decomr.viz.uv_plots import location_map_rgb
-
     return location_map_rgb(loc, mask)
 
 
@@ -659,8 +644,6 @@ def plot_mesh_comparison(batch: Batch | Mapping[str, torch.Tensor], outputs: Map
     Returns:
         The figure.
     """
-    from decomr.viz.train_plots import mesh_overlay
-
     batch = as_batch(batch)
     _check("batch.image", batch.image, 4, "(B, 3, S, S)", 3)
     n = max(1, min(int(n), len(batch)))

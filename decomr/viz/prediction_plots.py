@@ -17,6 +17,13 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from decomr.body.joints import LSP_JOINT_NAMES
+from decomr.predict.images import as_image_list
+from decomr.predict.overlay import compose, iuv_colors, iuv_layer, mesh_layer
+from decomr.viz.body_plots import plot_mesh
+from decomr.viz.colors import LEFT_COLOR, LSP_PART_COLORS, RIGHT_COLOR, palette_rgb
+from decomr.viz.viewers import crop_frame
+
 __all__ = ["prediction_grid"]
 
 
@@ -40,13 +47,6 @@ def prediction_grid(prediction: Any, images: Any = None, body: Any = None, error
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
-
-    from decomr.body.joints import LSP_JOINT_NAMES
-    from decomr.predict.images import as_image_list
-    from decomr.predict.overlay import compose, iuv_colors, iuv_layer, mesh_layer
-    from decomr.viz.body_plots import plot_mesh
-    from decomr.viz.colors import LEFT_COLOR, LSP_PART_COLORS, RIGHT_COLOR, palette_rgb
-    from decomr.viz.viewers import crop_frame
 
     n = min(len(prediction), int(max_rows))
     if n < 1:

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from decomr.viz.body_plots import plot_mesh
+
 __all__ = ["figure_png", "plotly_mesh_png", "bundle_with_png", "StaticFallback"]
 
 _RGB = re.compile(r"rgb\((\d+),\s*(\d+),\s*(\d+)\)")
@@ -44,8 +46,6 @@ def plotly_mesh_png(figure: Any, frame: str = "canonical", view: str | tuple[flo
         title: optional caption.
     """
     import matplotlib.pyplot as plt
-
-    from decomr.viz.body_plots import plot_mesh
 
     mesh = figure.data[0]
     vertices = np.stack([np.asarray(mesh.x, float), np.asarray(mesh.y, float), np.asarray(mesh.z, float)], -1)

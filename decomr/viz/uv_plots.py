@@ -21,9 +21,14 @@ from matplotlib.patches import Patch
 
 from decomr.uv.atlas import UVAtlas
 from decomr.uv.checks import area_log_ratio, seam_edges
+from decomr.uv.maps import weight_map
+from decomr.uv.metrics import mesh_distances, scores_from_matrices, uv_distances
+from decomr.uv.raster import barycentric
+from decomr.uv.roundtrip import posed_bodies
+from decomr.uv.sampler import UVSampler
 from decomr.viz.body_plots import plot_mesh, project
 from decomr.viz.colors import LSP_PART_COLORS, palette_rgb
-from decomr.viz.static import StaticFallback
+from decomr.viz.static import StaticFallback, figure_png
 
 __all__ = [
     "SEAM_COLOR",
@@ -258,8 +263,6 @@ class DistanceMatrices:
 
 def distance_matrices(body, atlases: list[UVAtlas], n: int = 600, seed: int = 0, copy: str = "last") -> DistanceMatrices:
     """Distance matrices of the mesh and of each atlas on ``n`` random vertices (sorted by index)."""
-    from decomr.uv.metrics import mesh_distances, uv_distances
-
     idx = np.sort(np.random.default_rng(seed).choice(body.num_vertices, size=min(n, body.num_vertices), replace=False))
     a = mesh_distances(_np(body.template), _np(body.faces, np.int64), idx, idx)
     return DistanceMatrices(idx, a, {at.name: uv_distances(at, idx, idx, copy) for at in atlases})
@@ -272,8 +275,6 @@ def fig4_distance_matrices(body, continuous: UVAtlas, default: UVAtlas, n: int =
     Returns:
         the figure (save it with ``save_figure(fig, "fig4_distance_matrices")``).
     """
-    from decomr.uv.metrics import scores_from_matrices
-
     d = distance_matrices(body, [default, continuous], n, seed)
     panels = [("default UV", d.uv[default.name]), ("mesh surface", d.mesh), ("continuous UV", d.uv[continuous.name])]
     fig, axes = plt.subplots(1, 3, figsize=(12, 4.3))
@@ -313,9 +314,6 @@ def plot_location_map(body, atlas: UVAtlas, vertices: torch.Tensor | None = None
     Returns:
         the figure.
     """
-    from decomr.uv.roundtrip import posed_bodies
-    from decomr.uv.sampler import UVSampler
-
     v = posed_bodies(body, 1, seed=3)[0] if vertices is None else vertices.detach().float().cpu()
     s = UVSampler(atlas, resolution)
     with torch.no_grad():
@@ -341,8 +339,6 @@ def plot_weight_map(body, atlas: UVAtlas, resolution: int = 128) -> Figure:
     Returns:
         the figure.
     """
-    from decomr.uv.maps import weight_map
-
     w = weight_map(body, atlas, resolution).numpy()
     fig, ax = plt.subplots(figsize=(5.4, 4.6))
     img = np.ma.masked_equal(w, 0)
@@ -368,8 +364,6 @@ def uv_explorer(body, atlas: UVAtlas, max_points: int = 20000):
     import ipywidgets as widgets
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
-
-    from decomr.uv.raster import barycentric
 
     v = _np(body.template)
     f = _np(body.faces, np.int64)
@@ -449,8 +443,6 @@ class UVExplorer(StaticFallback):
         self.widget, self.body, self.atlas = widget, body, atlas
 
     def snapshot(self) -> bytes:
-        from decomr.viz.static import figure_png
-
         fig, axes = plt.subplots(1, 2, figsize=(7.5, 4.0))
         faces = _np(self.body.faces, np.int64)
         plot_mesh(axes[0], self.body.template, faces, part_face_colors(self.body, faces), view="front")

@@ -29,8 +29,13 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from decomr.predict.images import as_image_list
+from decomr.predict.overlay import compose, iuv_colors, iuv_layer, mesh_layer
+from decomr.predict.predictor import crop_to_image, whole_image_center_scale
+from decomr.viz.body_plots import face_labels
+from decomr.viz.body_viewer import mesh_figure
 from decomr.viz.colors import LSP_PART_COLORS, MESH_COLOR, WEIGHT_GROUP_COLORS, palette_rgb
-from decomr.viz.static import StaticFallback
+from decomr.viz.static import StaticFallback, plotly_mesh_png
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +107,6 @@ def crop_frame(prediction: Any, index: int = 0) -> Any:
         a Prediction of batch 1 whose ``center``/``scale``/``image_size`` describe the crop itself
         and whose 2D points are crop pixels, so that :mod:`decomr.predict.overlay` draws in the crop.
     """
-    from decomr.predict.predictor import crop_to_image, whole_image_center_scale
-
     p = prediction.item(_check_index(prediction, index))
     s = int(p.crops.shape[-1])
     c, sc = whole_image_center_scale(s, s)
@@ -134,8 +137,6 @@ class PredictionMeshViewer(StaticFallback):
                  height: int = 520) -> None:
         import ipywidgets as W
         import plotly.graph_objects as go
-
-        from decomr.viz.body_viewer import mesh_figure
 
         _check_prediction(prediction)
         self.prediction = prediction
@@ -192,8 +193,6 @@ class PredictionMeshViewer(StaticFallback):
 
     def _color_kwargs(self, mode: str) -> dict[str, Any]:
         """Mesh3d colour properties for a colouring (all keys set, so switching modes resets the others)."""
-        from decomr.viz.body_plots import face_labels
-
         kw: dict[str, Any] = dict(color=None, facecolor=None, intensity=None, showscale=False)
         if mode in ("parts", "weight groups"):
             labels = self.body.lsp_parts if mode == "parts" else self.body.weight_parts
@@ -248,8 +247,6 @@ class PredictionMeshViewer(StaticFallback):
 
     def snapshot(self) -> bytes:
         """PNG picture of the current mesh (the static fallback of :mod:`decomr.viz.static`)."""
-        from decomr.viz.static import plotly_mesh_png
-
         return plotly_mesh_png(self.figure)
 
 
@@ -291,8 +288,6 @@ class IUVOverlayViewer(StaticFallback):
     def __init__(self, prediction: Any, images: Any = None, index: int = 0, body: Any = None, layer: str = "IUV",
                  blend: float = 0.6, width: int = 384) -> None:
         import ipywidgets as W
-
-        from decomr.predict.images import as_image_list
 
         _check_prediction(prediction)
         self.prediction = prediction
@@ -339,8 +334,6 @@ class IUVOverlayViewer(StaticFallback):
 
     def layer(self, name: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(rgb (H, W, 3), alpha (H, W)) of a layer for the current image (cached)."""
-        from decomr.predict.overlay import iuv_colors, iuv_layer, mesh_layer
-
         name = name or self.layer_buttons.value
         key = (self.index, name)
         if key not in self._cache:
@@ -358,8 +351,6 @@ class IUVOverlayViewer(StaticFallback):
 
     def composite(self) -> torch.Tensor:
         """(H, W, 3) float: the background with the current layer blended in."""
-        from decomr.predict.overlay import compose
-
         _, background = self._frame()
         rgb, alpha = self.layer()
         return compose(background, rgb, alpha, float(self.blend_slider.value))
