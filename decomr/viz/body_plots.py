@@ -20,6 +20,7 @@ from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
@@ -52,9 +53,15 @@ VIEWS: dict[str, tuple[float, float]] = {
 }
 
 # ---------------------------------------------------------------------------------- helpers
-def _np(x, name: str, dtype=np.float64) -> np.ndarray:
+def as_numpy(x, dtype=np.float64, name: str = "array") -> np.ndarray:
+    """A tensor (any device; half precision widened) or array-like as a numpy array of ``dtype``.
+
+    Raises:
+        ValueError: ``x`` is not numbers (the message names the argument).
+    """
     if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
+        x = x.detach().cpu()
+        x = (x.float() if x.dtype in (torch.float16, torch.bfloat16) else x).numpy()
     try:
         return np.asarray(x, dtype=dtype)
     except (TypeError, ValueError) as exc:
@@ -62,8 +69,8 @@ def _np(x, name: str, dtype=np.float64) -> np.ndarray:
 
 
 def _check_mesh(vertices, faces) -> tuple[np.ndarray, np.ndarray]:
-    v = _np(vertices, "vertices")
-    f = _np(faces, "faces", np.int64)
+    v = as_numpy(vertices, name="vertices")
+    f = as_numpy(faces, np.int64, "faces")
     if v.ndim != 2 or v.shape[1] != 3:
         raise ValueError(f"vertices: expected (V, 3), got {v.shape}")
     if f.ndim != 2 or f.shape[1] != 3:
@@ -108,7 +115,7 @@ def view_rotation(view: str | tuple[float, float] = "front", frame: str = "canon
 
 def project(points, view: str | tuple[float, float] = "front", frame: str = "canonical") -> np.ndarray:
     """(N, 3) points -> (N, 3) view coordinates (x right, y up, z towards the viewer)."""
-    p = _np(points, "points")
+    p = as_numpy(points, name="points")
     if p.ndim != 2 or p.shape[1] != 3:
         raise ValueError(f"points: expected (N, 3), got {p.shape}")
     return p @ view_rotation(view, frame).T
@@ -121,7 +128,7 @@ def _face_rgba(colors, n_verts: int, faces: np.ndarray, cmap, vmin, vmax):
         colors = MESH_COLOR
     if isinstance(colors, str) or (isinstance(colors, tuple) and len(colors) in (3, 4) and np.isscalar(colors[0])):
         return np.tile(np.array(to_rgba(colors)), (F, 1)), None
-    c = _np(colors, "colors")
+    c = as_numpy(colors, name="colors")
     if c.ndim == 1 and c.shape[0] in (n_verts, F):
         scalar = c[faces].mean(1) if c.shape[0] == n_verts else c  # vertex values win when V == F
         norm = Normalize(vmin=np.nanmin(scalar) if vmin is None else vmin,
@@ -294,7 +301,7 @@ def plot_joints(
         view, frame: see the module docstring.
         size, fontsize, linewidth: marker area, label size, bone width.
     """
-    j = _np(joints, "joints")
+    j = as_numpy(joints, name="joints")
     if j.ndim != 2 or j.shape[1] not in (2, 3):
         raise ValueError(f"joints: expected (J, 3) or (J, 2), got {j.shape}")
     J = j.shape[0]
@@ -338,8 +345,8 @@ def _pretty(name: str) -> str:
 
 def face_labels(labels, faces) -> np.ndarray:
     """(F,) label of each face: the label shared by at least two of its corners, else corner 0's."""
-    lab = _np(labels, "labels", np.int64)
-    f = _np(faces, "faces", np.int64)
+    lab = as_numpy(labels, np.int64, "labels")
+    f = as_numpy(faces, np.int64, "faces")
     l0, l1, l2 = lab[f[:, 0]], lab[f[:, 1]], lab[f[:, 2]]
     return np.where(l1 == l2, l1, l0)
 
@@ -385,7 +392,7 @@ def plot_part_labels(
     else:
         raise ValueError(f"kind: expected 'lsp' or 'weight', got {kind!r}")
     v, f = _check_mesh(vertices, faces)
-    lab = _np(labels, "labels", np.int64)
+    lab = as_numpy(labels, np.int64, "labels")
     if lab.shape != (v.shape[0],):
         raise ValueError(f"labels: expected ({v.shape[0]},), got {lab.shape}")
     if lab.min() < 0 or lab.max() >= len(palette):
@@ -431,7 +438,7 @@ def plot_mirror_map(
         The figure.
     """
     v, f = _check_mesh(vertices, faces)
-    m = _np(mirror_map, "mirror_map", np.int64)
+    m = as_numpy(mirror_map, np.int64, "mirror_map")
     if m.shape != (v.shape[0],) or m.min() < 0 or m.max() >= v.shape[0]:
         raise ValueError(f"mirror_map: expected ({v.shape[0]},) indices in [0, {v.shape[0] - 1}], got shape {m.shape}")
     if axes is None:
@@ -487,8 +494,6 @@ def sample_grid(
     Returns:
         The figure; each panel is titled with the body's height (m) and its pose.
     """
-    import torch
-
     named = tuple(POSE_NAMES) if hasattr(body, "prior") else ("rest",)
     if kind not in ("shape", "pose", "random", "named") + named:
         raise ValueError(f"kind: expected 'shape', 'pose', 'random', 'named' or one of {named}, got {kind!r}")

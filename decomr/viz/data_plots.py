@@ -9,7 +9,7 @@ IUV images are shown as RGB = (u, v, 0.4 * mask) over black (the one colouring).
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -20,23 +20,24 @@ from decomr.body.joints import LSP_JOINT_NAMES
 from decomr.data.augment import AugmentParams, UVMirror, augment_batch
 from decomr.data.batch import Batch, as_batch
 from decomr.data.synthetic import SyntheticBatchGenerator, SyntheticConfig
-from decomr.viz.body_plots import LSP_BONES, save_figure
+from decomr.viz.body_plots import LSP_BONES, as_numpy, save_figure
 from decomr.viz.colors import CENTRE_COLOR, LEFT_COLOR, RIGHT_COLOR, lsp_part_rgb
 from decomr.viz.train_plots import iuv_rgb
 
 __all__ = ["iuv_to_rgb", "draw_keypoints", "plot_samples", "plot_augmentation", "data_figures"]
 
+
+def _f32(x: Any) -> np.ndarray:
+    return as_numpy(x, np.float32)
+
 _LSP_LEFT = tuple(i for i, n in enumerate(LSP_JOINT_NAMES) if n.startswith("left_"))  # hips .. wrists
 _LSP_RIGHT = tuple(i for i, n in enumerate(LSP_JOINT_NAMES) if n.startswith("right_"))
 
 
-def _np(x) -> np.ndarray:
-    return x.detach().cpu().float().numpy() if hasattr(x, "detach") else np.asarray(x, dtype=np.float32)
-
 
 def iuv_to_rgb(iuv) -> np.ndarray:
     """(3, R, R) IUV (mask, u, v) -> (R, R, 3) RGB (:func:`decomr.viz.train_plots.iuv_rgb`, the one colouring)."""
-    return iuv_rgb(torch.as_tensor(np.asarray(_np(iuv), dtype=np.float32)))
+    return iuv_rgb(torch.as_tensor(np.asarray(_f32(iuv), dtype=np.float32)))
 
 
 def _to_pixels(points: np.ndarray, size: int) -> np.ndarray:
@@ -49,7 +50,7 @@ def draw_keypoints(ax, keypoints, size: int, lsp: bool = True, markersize: float
     LSP keypoints (14) are joined by limbs, left side vermillion, right side blue; invisible
     points are drawn hollow.
     """
-    k = _np(keypoints)
+    k = _f32(keypoints)
     if k.ndim != 2 or k.shape[1] not in (2, 3):
         raise ValueError(f"keypoints: expected (N, 2|3), got {k.shape}")
     px = _to_pixels(k, size)
@@ -104,7 +105,7 @@ def plot_samples(batch: Batch | Mapping, n: int | None = None, columns: Sequence
     names = {"image": "image + joints", "mask": f"mask ({size})", "iuv": f"IUV ({iuv_size})", "overlay": "IUV over image",
              "parts": f"parts ({iuv_size})", "iuv_default": f"IUV default ({iuv_size})"}
     for r in range(n):
-        img = _np(batch.image[r]).transpose(1, 2, 0).clip(0, 1)
+        img = _f32(batch.image[r]).transpose(1, 2, 0).clip(0, 1)
         S = img.shape[0]
         for c, col in enumerate(columns):
             ax = axes[r, c]
@@ -119,19 +120,19 @@ def plot_samples(batch: Batch | Mapping, n: int | None = None, columns: Sequence
             elif col == "mask":
                 m = batch.mask if batch.mask is not None else batch.iuv_mask
                 m = None if m is None else m[r]
-                _show(ax, _np(m)[0], t) if m is not None else ax.axis("off")
+                _show(ax, _f32(m)[0], t) if m is not None else ax.axis("off")
                 if m is not None:
                     ax.images[-1].set_cmap("gray")
             elif col in ("iuv", "iuv_default"):
                 _show(ax, iuv_to_rgb(getattr(batch, col)[r]), t)
             elif col == "overlay":
-                iuv = _np(batch.iuv[r])
+                iuv = _f32(batch.iuv[r])
                 R = iuv.shape[-1]
                 up = np.kron(iuv_to_rgb(iuv), np.ones((S // R, S // R, 1))) if S % R == 0 else None
                 m = np.kron(iuv[0], np.ones((S // R, S // R)))[..., None] if S % R == 0 else None
                 _show(ax, img * (1 - 0.6 * m) + 0.6 * m * up if up is not None else img, t)
             elif col == "parts":
-                _show(ax, lsp_part_rgb(_np(batch.parts[r]).astype(np.int64)), t)
+                _show(ax, lsp_part_rgb(_f32(batch.parts[r]).astype(np.int64)), t)
             else:
                 raise ValueError(f"columns: unknown column {col!r}")
     if title:
@@ -159,7 +160,7 @@ def plot_augmentation(panels: Sequence[tuple[str, Batch | Mapping]], n: int | No
     fig, axes = plt.subplots(n, 2 * len(panels), figsize=(2.0 * 2 * len(panels), 2.05 * n), squeeze=False)
     for r in range(n):
         for c, (name, batch) in enumerate(panels):
-            img = _np(batch.image[r]).transpose(1, 2, 0).clip(0, 1)
+            img = _f32(batch.image[r]).transpose(1, 2, 0).clip(0, 1)
             S = img.shape[0]
             ax = axes[r, 2 * c]
             _show(ax, img, name if r == 0 else None)

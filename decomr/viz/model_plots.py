@@ -32,6 +32,7 @@ from decomr.losses import sample_location_map, split_iuv
 from decomr.models import pixel_centers, transfer_to_uv, uv_cell_index
 from decomr.models.transfer import downsample_pixels
 from decomr.render import weak_perspective_project
+from decomr.viz.body_plots import as_numpy
 from decomr.viz.colors import OKABE_ITO
 from decomr.viz.train_plots import iuv_rgb, mesh_overlay
 from decomr.viz.uv_plots import location_map_rgb
@@ -53,8 +54,9 @@ __all__ = [
 ]
 
 
-def _np(x: Any) -> np.ndarray:
-    return x.detach().cpu().float().numpy() if torch.is_tensor(x) else np.asarray(x, dtype=np.float32)
+def _f32(x: Any) -> np.ndarray:
+    return as_numpy(x, np.float32)
+
 
 
 def _check(name: str, x: Any, dims: int, expected: str, channels: int | None = None) -> None:
@@ -65,7 +67,7 @@ def _check(name: str, x: Any, dims: int, expected: str, channels: int | None = N
 
 def _image(image: torch.Tensor) -> np.ndarray:
     """(3, H, W) in [0, 1] -> (H, W, 3)."""
-    return _np(image).transpose(1, 2, 0).clip(0, 1)
+    return _f32(image).transpose(1, 2, 0).clip(0, 1)
 
 
 def _to_pixels(xy: np.ndarray, size: int) -> np.ndarray:
@@ -153,12 +155,12 @@ def plot_uv_maps(maps: Mapping[str, Any], mask: torch.Tensor | None = None, cmap
     n = len(items)
     ncols = n if ncols is None else max(1, min(int(ncols), n))
     nrows = math.ceil(n / ncols)
-    m = None if mask is None else _np(mask).astype(bool)
+    m = None if mask is None else _f32(mask).astype(bool)
 
     def inside(x: np.ndarray) -> np.ndarray:  # the chart: the mask when it fits, else the nonzero pixels
         return m if m is not None and m.shape == x.shape[:2] else np.abs(x).sum(-1) > 0
 
-    locations = [_np(v).transpose(1, 2, 0) for _, v in items if torch.is_tensor(v) and v.dim() == 3 and v.shape[0] == 3]
+    locations = [_f32(v).transpose(1, 2, 0) for _, v in items if torch.is_tensor(v) and v.dim() == 3 and v.shape[0] == 3]
     values = np.concatenate([x[inside(x)] for x in locations]) if locations else np.zeros((0, 3))  # (N, 3)
     lo = values.min(0) if len(values) else np.zeros(3)
     hi = values.max(0) if len(values) else np.ones(3)
@@ -167,12 +169,12 @@ def plot_uv_maps(maps: Mapping[str, Any], mask: torch.Tensor | None = None, cmap
         ax.axis("off")
     for ax, (title, value) in zip(axes.flat, items):
         if torch.is_tensor(value) and value.dim() == 3 and value.shape[0] == 3:
-            x = _np(value).transpose(1, 2, 0)
+            x = _f32(value).transpose(1, 2, 0)
             img = np.clip((x - lo) / np.maximum(hi - lo, 1e-9), 0, 1)
             img[~inside(x)] = 1.0
             ax.imshow(img, interpolation="nearest", extent=(0, 1, 1, 0))
         else:
-            x = _np(value)
+            x = _f32(value)
             if x.ndim == 3 and x.shape[-1] == 3:
                 ax.imshow(np.clip(x, 0, 1), interpolation="nearest", extent=(0, 1, 1, 0))
             elif x.ndim == 2:

@@ -26,7 +26,7 @@ from decomr.uv.metrics import mesh_distances, scores_from_matrices, uv_distances
 from decomr.uv.raster import barycentric
 from decomr.uv.roundtrip import posed_bodies
 from decomr.uv.sampler import UVSampler
-from decomr.viz.body_plots import plot_mesh, project
+from decomr.viz.body_plots import as_numpy, plot_mesh, project
 from decomr.viz.colors import LSP_PART_COLORS, palette_rgb
 from decomr.viz.static import StaticFallback, figure_png
 
@@ -52,9 +52,6 @@ __all__ = [
 SEAM_COLOR = "#D00000"
 
 
-def _np(x, dtype=np.float64) -> np.ndarray:
-    return np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=dtype)
-
 
 def part_face_colors(body, faces=None) -> np.ndarray:
     """(F, 3) RGB per face from the body's LSP parts; hands and feet drawn lighter.
@@ -63,10 +60,10 @@ def part_face_colors(body, faces=None) -> np.ndarray:
         body: a :class:`decomr.body.BodyModel` (``lsp_parts``, ``weight_parts``, ``faces``).
         faces: optional (F, 3) faces (default ``body.faces``).
     """
-    f = _np(body.faces if faces is None else faces, np.int64)
-    parts = _np(body.lsp_parts, np.int64)
+    f = as_numpy(body.faces if faces is None else faces, np.int64)
+    parts = as_numpy(body.lsp_parts, np.int64)
     rgb = palette_rgb(LSP_PART_COLORS)[parts[f[:, 0]]]  # (F, 3)
-    extremity = _np(body.weight_parts, np.int64)[f[:, 0]] == 3
+    extremity = as_numpy(body.weight_parts, np.int64)[f[:, 0]] == 3
     rgb[extremity] = 0.45 * rgb[extremity] + 0.55  # lighter: hands & feet
     return rgb
 
@@ -112,14 +109,14 @@ def plot_atlas(
     Returns:
         The ``PolyCollection``.
     """
-    xy = _np(atlas.uv if uv is None else uv)
-    fuv = _np(atlas.faces_uv, np.int64)
+    xy = as_numpy(atlas.uv if uv is None else uv)
+    fuv = as_numpy(atlas.faces_uv, np.int64)
     tri = xy[fuv]  # (F, 3, 2)
     sm = None
     if colors is None:
         fc = np.tile([0.78, 0.78, 0.82], (len(fuv), 1))
     else:
-        c = _np(colors)
+        c = as_numpy(colors)
         if c.ndim == 1:
             norm = plt.Normalize(np.nanmin(c) if vmin is None else vmin, np.nanmax(c) if vmax is None else vmax)
             sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
@@ -160,9 +157,9 @@ def plot_seam(ax: Axes, vertices, faces, edges, view="back", colors=None, linewi
         view: ``"front"``, ``"back"``, ... (see :mod:`decomr.viz.body_plots`).
         colors: mesh colours (see :func:`decomr.viz.body_plots.plot_mesh`).
     """
-    v = _np(vertices)
-    f = _np(faces, np.int64)
-    e = _np(edges, np.int64)
+    v = as_numpy(vertices)
+    f = as_numpy(faces, np.int64)
+    e = as_numpy(edges, np.int64)
     plot_mesh(ax, v, f, colors, view=view)
     p = project(v, view)
     tri = p[f]
@@ -207,8 +204,8 @@ def plot_distortion(ax: Axes, atlas: UVAtlas, vertices, faces=None, limit: float
         ax: axes. atlas: the atlas. vertices: (V, 3) rest mesh. faces: (F, 3) (default the atlas's).
         limit: colour range +-limit (in log2 units).
     """
-    f = atlas.mesh_faces().numpy() if faces is None else _np(faces, np.int64)
-    lr = area_log_ratio(atlas.uv.numpy(), atlas.faces_uv.numpy(), _np(vertices), f)
+    f = atlas.mesh_faces().numpy() if faces is None else as_numpy(faces, np.int64)
+    lr = area_log_ratio(atlas.uv.numpy(), atlas.faces_uv.numpy(), as_numpy(vertices), f)
     return plot_atlas(
         ax, atlas, lr, cmap="RdBu_r", vmin=-limit, vmax=limit, boundary=False,
         title=title or f"{atlas.name}: area distortion", colorbar="log2 area ratio",
@@ -237,10 +234,10 @@ def fig3_uv_atlases(body, continuous: UVAtlas, default: UVAtlas) -> Figure:
     plot_atlas(ax, default, rgb, title=f"(a) default UV ({default.stats.num_charts} charts)")
     ax = fig.add_subplot(gs[1])
     plot_atlas(ax, continuous, rgb, title="(b) continuous UV (1 chart)")
-    verts = _np(body.template)
+    verts = as_numpy(body.template)
     for k, view in enumerate(("back", "front")):
         ax = fig.add_subplot(gs[2 + k])
-        plot_seam(ax, verts, _np(body.faces, np.int64), seam, view=view, colors=rgb, title=f"seam, {view}")
+        plot_seam(ax, verts, as_numpy(body.faces, np.int64), seam, view=view, colors=rgb, title=f"seam, {view}")
     _parts_legend(fig)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
@@ -264,7 +261,7 @@ class DistanceMatrices:
 def distance_matrices(body, atlases: list[UVAtlas], n: int = 600, seed: int = 0, copy: str = "last") -> DistanceMatrices:
     """Distance matrices of the mesh and of each atlas on ``n`` random vertices (sorted by index)."""
     idx = np.sort(np.random.default_rng(seed).choice(body.num_vertices, size=min(n, body.num_vertices), replace=False))
-    a = mesh_distances(_np(body.template), _np(body.faces, np.int64), idx, idx)
+    a = mesh_distances(as_numpy(body.template), as_numpy(body.faces, np.int64), idx, idx)
     return DistanceMatrices(idx, a, {at.name: uv_distances(at, idx, idx, copy) for at in atlases})
 
 
@@ -294,8 +291,8 @@ def fig4_distance_matrices(body, continuous: UVAtlas, default: UVAtlas, n: int =
 
 def location_map_rgb(loc: torch.Tensor, mask: torch.Tensor | None = None) -> np.ndarray:
     """(3, R, R) location map -> (R, R, 3) RGB image: each axis scaled to [0, 1] over the mask, white outside."""
-    x = _np(loc).transpose(1, 2, 0)  # (R, R, 3)
-    m = np.abs(x).sum(-1) > 0 if mask is None else _np(mask, bool)
+    x = as_numpy(loc).transpose(1, 2, 0)  # (R, R, 3)
+    m = np.abs(x).sum(-1) > 0 if mask is None else as_numpy(mask, bool)
     lo, hi = x[m].min(0), x[m].max(0)
     img = (x - lo) / np.maximum(hi - lo, 1e-9)
     img[~m] = 1.0
@@ -325,7 +322,7 @@ def plot_location_map(body, atlas: UVAtlas, vertices: torch.Tensor | None = None
     axes[0].set_title(f"location map {resolution}x{resolution} (x, y, z -> R, G, B)", fontsize=10)
     axes[0].set_xlabel("u")
     axes[0].set_ylabel("v")
-    f = _np(body.faces, np.int64)
+    f = as_numpy(body.faces, np.int64)
     plot_mesh(axes[1], v.numpy(), f, view="front", frame="camera")
     axes[1].set_title("input mesh (camera view)", fontsize=10)
     plot_mesh(axes[2], rec.numpy(), f, err, view="front", frame="camera", cmap="magma", vmin=0, vmax=np.percentile(err, 99), colorbar="error, mm")
@@ -365,14 +362,14 @@ def uv_explorer(body, atlas: UVAtlas, max_points: int = 20000):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    v = _np(body.template)
-    f = _np(body.faces, np.int64)
+    v = as_numpy(body.template)
+    f = as_numpy(body.faces, np.int64)
     uv = atlas.uv.numpy().astype(np.float64)
     fuv = atlas.faces_uv.numpy()
     vt_to_v = atlas.vt_to_v.numpy()
     rgb = part_face_colors(body, f)
     face_hex = ["#%02x%02x%02x" % tuple(int(255 * c) for c in row) for row in rgb]
-    parts = _np(body.lsp_parts, np.int64)
+    parts = as_numpy(body.lsp_parts, np.int64)
     vert_hex = np.array([LSP_PART_COLORS[p] for p in parts])
 
     fig = go.FigureWidget(make_subplots(rows=1, cols=2, specs=[[{"type": "scene"}, {"type": "xy"}]], column_widths=[0.45, 0.55],
@@ -444,7 +441,7 @@ class UVExplorer(StaticFallback):
 
     def snapshot(self) -> bytes:
         fig, axes = plt.subplots(1, 2, figsize=(7.5, 4.0))
-        faces = _np(self.body.faces, np.int64)
+        faces = as_numpy(self.body.faces, np.int64)
         plot_mesh(axes[0], self.body.template, faces, part_face_colors(self.body, faces), view="front")
         plot_atlas(axes[1], self.atlas, title=f"{self.atlas.name} UV")
         fig.suptitle("static picture (run the notebook to explore the correspondence)", fontsize=8)
