@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from decomr import paths
 from decomr.body.smpl_body import SMPL_FILES, SMPL_HELP, SMPL_UV_FILE, smpl_folder

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -101,8 +102,6 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     Returns:
         The files removed.
     """
-    import re
-
     folder = Path(folder)
     removed = []
     if not folder.is_dir():

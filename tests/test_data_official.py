@@ -1,4 +1,4 @@
-"""Tests for decomr.data.official on fixtures in the official formats (decomr.data.fixtures)."""
+"""Tests for decomr.data.official on fixtures in the official formats (tests/official_fixture.py)."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from decomr.data.crop import crop_labels, normalized_to_pixels
 from decomr.data.errors import CorruptDataError
-from decomr.data.fixtures import corrupt_file, update_npz_fields, write_official_fixture
+from tests.official_fixture import corrupt_file, update_npz_fields, write_official_fixture
 from decomr.data.official import (
     OFFICIAL_DATASETS,
     OfficialDataset,

@@ -1,7 +1,7 @@
 """Tests for decomr.data.render_gt: GT IUV images of official datasets from their SMPL fits.
 
 A fake SMPL model (tests/smpl_fixture.py) with a closed, body-sized ellipsoid mesh, tiny datasets in
-the official formats (decomr.data.fixtures) whose 2D keypoints are the model's joints projected by
+the official formats (tests/official_fixture.py) whose 2D keypoints are the model's joints projected by
 known cameras, and a hand-made UV atlas (u, v from the template's x and y + z). The rendered PNGs
 are compared with a naive per-face z-buffer written here in NumPy.
 """
@@ -17,7 +17,7 @@ import torch
 from decomr.body import load
 from decomr.data.crop import crop_image, points_to_center_scale
 from decomr.data.errors import CorruptDataError
-from decomr.data.fixtures import update_npz_fields, write_official_fixture
+from tests.official_fixture import update_npz_fields, write_official_fixture
 from decomr.data.official import OfficialDataset
 from decomr.data.render_gt import (
     FAILURE_REASONS,

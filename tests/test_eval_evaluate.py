@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from decomr.data.batch import Batch
-from decomr.data.fixtures import write_official_fixture
+from tests.official_fixture import write_official_fixture
 from decomr.eval.evaluate import (EVAL_DATASETS, PAPER_NUMBERS, EvalReport, batch_errors, evaluate_checkpoint,
                                   report_markdown, segmentation_from_mesh, template_baseline, template_errors,
                                   write_report)

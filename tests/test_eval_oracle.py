@@ -10,7 +10,7 @@ from decomr.eval.evaluate import evaluate_checkpoint, oracle_for_batch
 from decomr.eval.metrics import pa_mpjpe
 from decomr.eval.oracle import ORACLE_ROWS, oracle_markdown, oracle_table
 from decomr.models import DecoMR, Oracle
-from decomr.train.checkpoint import save_checkpoint
+from decomr.train.checkpoint import load_model, save_checkpoint
 from decomr.train.data import build_test_dataset
 from decomr.uv import UVSampler, load_atlas
 from tests.train_helpers import one_thread, tiny_config  # noqa: F401 (autouse)
@@ -39,8 +39,6 @@ def _batch(anny_body, config, n=2):
 
 
 def test_oracle_puts_the_ground_truth_into_the_chain(two_models, anny_body):
-    from decomr.train import load_model
-
     loaded = load_model(two_models[0])
     model, batch = loaded.model.eval(), _batch(anny_body, load_model(two_models[0]).config)
     with torch.no_grad():
@@ -59,8 +57,6 @@ def test_oracle_puts_the_ground_truth_into_the_chain(two_models, anny_body):
 def test_gt_location_map_is_the_resolution_floor_whatever_the_weights(two_models, anny_body):
     """With the GT location map the mesh no longer depends on the network: both models give the
     mesh -> map -> mesh round trip of an independently built sampler."""
-    from decomr.train import load_model
-
     outs = []
     for path in two_models:
         loaded = load_model(path)
@@ -141,8 +137,6 @@ def test_sweeps_change_one_factor_and_keep_the_people(two_models, anny_body, tmp
     from decomr.data.synthetic import SyntheticBatchGenerator
     from decomr.eval.metrics import facing_direction
     from decomr.eval.stress import _override, stress_sweep, write_sweep
-    from decomr.train import load_model
-
     loaded = load_model(two_models[0])
     gen = SyntheticBatchGenerator(loaded.config.synthetic, body=anny_body)
     base = gen.params("test", range(2))

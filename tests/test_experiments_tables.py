@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from decomr.data.fixtures import write_official_fixture
+from tests.official_fixture import write_official_fixture
 from decomr.eval.evaluate import PAPER_NUMBERS
 from decomr.cli.experiments import reproduce_main
 from decomr.experiments.tables import PAPER_COMPARISONS, reproduce_tables

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from decomr.export import (
     decode_iuv,
@@ -21,6 +22,7 @@ from decomr.export import (
     write_prediction,
 )
 from decomr.models import DecoMR, ModelConfig
+from decomr.uv import load_atlas
 from tests.helpers import assert_close
 
 trimesh = pytest.importorskip("trimesh")
@@ -60,8 +62,6 @@ def test_obj_with_uv_keeps_every_corner(tmp_path):
 
 
 def test_obj_with_the_continuous_atlas(anny_body, tmp_path):
-    from decomr.uv import load_atlas
-
     atlas = load_atlas(anny_body, "continuous")
     path = write_obj(tmp_path / "anny.obj", anny_body.template, anny_body.faces, uv=atlas.uv, faces_uv=atlas.faces_uv)
     mesh = trimesh.load(path, process=False)
@@ -150,8 +150,6 @@ def test_iuv_encoding_binarises_the_mask_and_zeroes_the_background():
 
 
 def test_write_png_layouts(tmp_path):
-    from PIL import Image
-
     rgb = np.random.default_rng(0).random((5, 7, 3))
     for image in (rgb, (rgb * 255).round().astype(np.uint8), torch.from_numpy(rgb).permute(2, 0, 1)):
         back = np.asarray(Image.open(write_png(tmp_path / "a.png", image)))
@@ -166,8 +164,6 @@ def test_write_png_layouts(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_predictor(anny_body):
     from decomr.predict import Predictor
-    from decomr.uv import load_atlas
-
     torch.set_num_threads(1)
     torch.manual_seed(0)
     atlas = load_atlas(anny_body, TINY.atlas)
@@ -189,8 +185,6 @@ def test_write_prediction_files(tiny_predictor, tmp_path):
     assert_close(obj.vertices[obj.faces], opencv_to_opengl(pred.vertices[0])[pred.faces], atol=1e-5)
     pasted = iuv_layer(pred, 0)  # (3, 50, 70), the crop's IUV in the image
     assert_close(read_iuv_png(files.iuv), pasted * (pasted[0] > 0.5), atol=0.5 / 255 + 1e-6)
-    from PIL import Image
-
     assert np.asarray(Image.open(files.overlay)).shape == (50, 70, 3)
     record = json.loads(files.json.read_text())
     assert record["image"] == "x.png" and record["files"]["obj"] == "p.obj" and record["mesh_frame"] == "opengl"

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from decomr.data.crop import bbox_to_center_scale, crop_image, mask_to_center_scale, normalized_to_pixels, uncrop_points
 from decomr.models import DecoMR, ModelConfig
@@ -269,8 +270,6 @@ def test_prediction_fields_and_shapes(predictor):
 
 
 def test_inputs_of_every_type_give_the_same_result(predictor, tmp_path):
-    from PIL import Image
-
     arr = _image(40, 50, seed=8)
     path = tmp_path / "img.png"
     Image.fromarray(arr).save(path)
@@ -399,8 +398,6 @@ def test_parse_box():
 
 
 def test_cli_folder_goes_on_after_a_bad_image(release, tmp_path, capsys):
-    from PIL import Image
-
     src = tmp_path / "in"
     src.mkdir()
     Image.fromarray(_image(60, 50)).save(src / "a.png")
@@ -419,8 +416,6 @@ def test_cli_folder_goes_on_after_a_bad_image(release, tmp_path, capsys):
 
 
 def test_cli_single_image_with_box_and_selected_outputs(release, tmp_path):
-    from PIL import Image
-
     Image.fromarray(_image(80, 60)).save(tmp_path / "p.png")
     out = tmp_path / "out"
     rc = predict_main([str(tmp_path / "p.png"), "-c", str(release), "--box", "10,5,50,75", "-o", str(out),
@@ -433,8 +428,6 @@ def test_cli_single_image_with_box_and_selected_outputs(release, tmp_path):
 
 
 def test_cli_folder_reports_every_kind_of_bad_image_and_goes_on(release, tmp_path, capsys):
-    from PIL import Image
-
     src = tmp_path / "in"
     src.mkdir()
     Image.fromarray(_image(60, 50)).save(src / "good.png")
@@ -459,16 +452,12 @@ def test_cli_folder_reports_every_kind_of_bad_image_and_goes_on(release, tmp_pat
 def _jpeg_bytes(arr: np.ndarray) -> bytes:
     import io
 
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="JPEG")
     return buf.getvalue()
 
 
 def test_cli_box_outside_the_image_is_refused_before_the_model_loads(tmp_path, capsys):
-    from PIL import Image
-
     Image.fromarray(_image(40, 60)).save(tmp_path / "x.png")
     # the checkpoint does not exist: the box error comes first, so no model was loaded
     rc = predict_main([str(tmp_path / "x.png"), "--box", "100,5,150,30", "--checkpoint", str(tmp_path / "none.pt")])
@@ -477,8 +466,6 @@ def test_cli_box_outside_the_image_is_refused_before_the_model_loads(tmp_path, c
 
 
 def test_cli_accepts_a_negative_box(release, tmp_path):
-    from PIL import Image
-
     Image.fromarray(_image(80, 60)).save(tmp_path / "p.png")
     out = tmp_path / "out"
     rc = predict_main([str(tmp_path / "p.png"), "--box", "-5,10,50,70", "-c", str(release), "-o", str(out),
@@ -487,8 +474,6 @@ def test_cli_accepts_a_negative_box(release, tmp_path):
 
 
 def test_random_bytes_checkpoint_does_not_pass_on_torchs_unsafe_advice(tmp_path, capsys):
-    from PIL import Image
-
     junk = tmp_path / "junk.pt"
     junk.write_bytes(np.random.default_rng(0).bytes(4096))
     Image.fromarray(_image(20, 20)).save(tmp_path / "x.png")
@@ -514,8 +499,6 @@ def test_a_config_edited_to_another_input_size_warns(tiny_model, anny_body, tmp_
     (["{img}", "--outputs", "obj,stl"], "unknown"),
 ])
 def test_cli_bad_arguments_exit_2(tmp_path, capsys, args, match):
-    from PIL import Image
-
     img = tmp_path / "x.png"
     Image.fromarray(_image(20, 20)).save(img)
     rc = predict_main([a.format(img=img, tmp=tmp_path) for a in args])
@@ -524,8 +507,6 @@ def test_cli_bad_arguments_exit_2(tmp_path, capsys, args, match):
 
 
 def test_cli_without_any_checkpoint_explains(tmp_path, monkeypatch, capsys):
-    from PIL import Image
-
     monkeypatch.setenv("DECOMR_DATA", str(tmp_path / "data"))
     monkeypatch.setattr("decomr.train.checkpoint.released_checkpoint", lambda: None)  # as without the release
     Image.fromarray(_image(20, 20)).save(tmp_path / "x.png")
@@ -580,8 +561,6 @@ def test_a_large_photo_is_cropped_and_drawn_at_a_bounded_resolution(predictor, t
     """A person filling a big photo: the crop comes from an antialiased downscaled copy (equal to the
     full-resolution crop on a smooth image), outputs are drawn with a capped long side, and the 2D
     points stay in the original pixels."""
-    from PIL import Image
-
     from decomr.export.prediction import write_prediction
     from decomr.predict.overlay import output_size
 

@@ -212,7 +212,7 @@ def test_time_limit_stops_cleanly_with_a_checkpoint(tmp_path):
 
 def test_train_on_official_format_fixtures(tmp_path):
     """H36M/UP-3D-format data (here without SMPL: joints only) trains and evaluates through the same loop."""
-    from decomr.data.fixtures import write_official_fixture
+    from tests.official_fixture import write_official_fixture
 
     write_official_fixture(tmp_path / "datasets", "up3d", "trainval", num_records=4)
     write_official_fixture(tmp_path / "datasets", "h36m", "train", num_records=4)
@@ -232,7 +232,7 @@ def test_train_on_official_format_fixtures(tmp_path):
 def test_official_runs_select_on_held_out_training_records_never_on_test(tmp_path):
     """best.pt is chosen on the validation tail carved from the training sets: disjoint from the
     records trained on, and not the test split."""
-    from decomr.data.fixtures import write_official_fixture
+    from tests.official_fixture import write_official_fixture
     from decomr.train.data import build_test_dataset, build_train_dataset
 
     write_official_fixture(tmp_path / "datasets", "up3d", "trainval", num_records=50, seed=1)

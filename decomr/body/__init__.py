@@ -42,11 +42,8 @@ __all__ = [
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(name: str, key: tuple) -> BodyModel:
-    kwargs = tuple(kv for kv in key if kv[0] != "__data__")
-    if name == "anny":
-        return AnnyBody(**dict(kwargs))
-
-    return SMPLBody(**dict(kwargs))
+    model = {"anny": AnnyBody, "smpl": SMPLBody}[name]
+    return model(**{k: v for k, v in key if k != "__data__"})
 
 
 def load(name: str = "anny", **kwargs) -> BodyModel:

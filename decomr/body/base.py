@@ -93,29 +93,17 @@ class BodyModel(nn.Module):
     shape_dim: int = 0
     pose_dim: int = 0
 
-    def _register_tables(
-        self,
-        faces: np.ndarray | torch.Tensor,
-        template: np.ndarray | torch.Tensor,
-        joint_regressor: np.ndarray | torch.Tensor,
-        lsp_regressor: np.ndarray | torch.Tensor,
-        mirror_map: np.ndarray | torch.Tensor,
-        weight_parts: np.ndarray | torch.Tensor,
-        lsp_parts: np.ndarray | torch.Tensor,
-        default_uv_coords: np.ndarray | torch.Tensor,
-        default_uv_faces: np.ndarray | torch.Tensor,
-    ) -> None:
-        f32 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
-        i64 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.int64)  # noqa: E731
-        self.register_buffer("faces", i64(faces), persistent=False)
-        self.register_buffer("template", f32(template), persistent=False)
-        self.register_buffer("joint_regressor", f32(joint_regressor), persistent=False)
-        self.register_buffer("lsp_regressor", f32(lsp_regressor), persistent=False)
-        self.register_buffer("mirror_map", i64(mirror_map), persistent=False)
-        self.register_buffer("weight_parts", i64(weight_parts), persistent=False)
-        self.register_buffer("lsp_parts", i64(lsp_parts), persistent=False)
-        self.register_buffer("default_uv_coords", f32(default_uv_coords), persistent=False)
-        self.register_buffer("default_uv_faces", i64(default_uv_faces), persistent=False)
+    #: The buffers of the class docstring, in registration order, and their dtypes.
+    _TABLES = {"faces": torch.int64, "template": torch.float32, "joint_regressor": torch.float32,
+               "lsp_regressor": torch.float32, "mirror_map": torch.int64, "weight_parts": torch.int64,
+               "lsp_parts": torch.int64, "default_uv_coords": torch.float32, "default_uv_faces": torch.int64}
+
+    def _register_tables(self, **tables: np.ndarray | torch.Tensor) -> None:
+        """Register every table of :attr:`_TABLES` (all required, numpy or torch) as a buffer."""
+        if set(tables) != set(self._TABLES):
+            raise TypeError(f"_register_tables: expected the tables {sorted(self._TABLES)}, got {sorted(tables)}")
+        for name, dtype in self._TABLES.items():
+            self.register_buffer(name, torch.as_tensor(np.asarray(tables[name]), dtype=dtype), persistent=False)
 
     # ------------------------------------------------------------------ sizes and identity
     @property

@@ -255,17 +255,14 @@ def convert(keypoints: Keypoints, src: str, dst: str) -> tuple[Keypoints, Keypoi
     dst_pos = [k for k, i in enumerate(idx) if i >= 0]
     src_pos = [i for i in idx if i >= 0]
     shape = (*keypoints.shape[:-2], len(idx), keypoints.shape[-1])
+    found = [i >= 0 for i in idx]
     if is_tensor:
-        out = keypoints.new_zeros(shape)
-        mask = torch.tensor([i >= 0 for i in idx], dtype=torch.bool, device=keypoints.device)
-        if src_pos:
-            dev = keypoints.device
-            out[..., torch.tensor(dst_pos, device=dev), :] = keypoints[..., torch.tensor(src_pos, device=dev), :]
-        return out, mask
-    out = np.zeros(shape, dtype=keypoints.dtype)
+        out, mask = keypoints.new_zeros(shape), torch.tensor(found, dtype=torch.bool, device=keypoints.device)
+    else:
+        out, mask = np.zeros(shape, dtype=keypoints.dtype), np.array(found, dtype=bool)
     if src_pos:
         out[..., dst_pos, :] = keypoints[..., src_pos, :]
-    return out, np.array([i >= 0 for i in idx], dtype=bool)
+    return out, mask
 
 
 #: ``joints[:, SMPL_FLIP_PERM]`` is the joint set of the mirrored body (after negating x).

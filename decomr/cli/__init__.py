@@ -20,6 +20,7 @@ imported lazily, so ``decomr info`` stays fast.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 
@@ -37,10 +38,16 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_build_uv(args: argparse.Namespace) -> int:
-    from decomr.cli.uv import build_uv_main
+def fail(prog: str, message: object, status: int = 2) -> int:
+    """Print ``<prog>: <message>`` on stderr (the message only, no traceback); return the exit status."""
+    print(f"{prog}: {message}", file=sys.stderr)
+    return status
 
-    return int(build_uv_main(args.rest) or 0)
+
+def doc_parser(prog: str, doc: str, description: str) -> argparse.ArgumentParser:
+    """The parser of a subcommand, whose epilog is the ``Examples::`` part of its module docstring ``doc``."""
+    return argparse.ArgumentParser(prog=prog, description=description, epilog=doc.split("Examples::", 1)[1],
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,11 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--commit-outputs", action="store_true",
                    help="write each notebook back with its quick-mode outputs, made light (`make notebooks`)")
     p.set_defaults(func=_cmd_reproduce)
-
-    p = sub.add_parser("build-uv", help="build UV atlases for a body model (see `decomr build-uv -h`)", add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_cmd_build_uv)
-    for name, text in (
+    for name, text in (  # subcommands that parse their own arguments (_PASSTHROUGH)
+        ("build-uv", "build UV atlases for a body model"),
         ("render-gt", "render GT IUV images for an official dataset"),
         ("render-synthetic", "pre-render a config's synthetic data into data/ (every core, resumable)"),
         ("train", "train DecoMR (two stages) from a config: `decomr train --config configs/quick.yaml key=value`"),
@@ -97,8 +101,6 @@ def main(argv: list[str] | None = None) -> int:
 
         return int(reproduce_main(argv[1:]) or 0)
     if argv and argv[0] in _PASSTHROUGH:
-        import importlib
-
         module, func = _PASSTHROUGH[argv[0]]
         return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
     args = build_parser().parse_args(argv)

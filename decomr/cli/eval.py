@@ -18,21 +18,23 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
+import torch
+
+from decomr.cli import doc_parser, fail
 from decomr.eval.evaluate import EVAL_DATASETS, evaluate_checkpoint, report_markdown
 from decomr.eval.oracle import oracle_markdown, oracle_table
 from decomr.eval.stress import SWEEP_FACTORS, stress_sweep, write_sweep
 from decomr.models.decomr import ORACLE_LINKS
 from decomr.paths import atomic_write_bytes
-from decomr.train.checkpoint import CheckpointError, find_checkpoint
+from decomr.train.checkpoint import find_checkpoint
 
 __all__ = ["eval_main", "build_eval_parser"]
 
 
 def build_eval_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="decomr eval", description="Evaluate a DecoMR checkpoint (Tables 2-5 protocols).",
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("Examples::", 1)[1])
+    p = doc_parser("decomr eval", __doc__, "Evaluate a DecoMR checkpoint (Tables 2-5 protocols).")
     p.add_argument("--checkpoint", "-k", required=True, help="a .pt (training checkpoint or release) or a run folder")
     p.add_argument("--dataset", "-d", nargs="+", default=["synthetic"], choices=EVAL_DATASETS, help="evaluation set(s)")
     p.add_argument("--out", help="report folder (default: <checkpoint folder>/eval)")
@@ -57,8 +59,6 @@ def build_eval_parser() -> argparse.ArgumentParser:
 
 def eval_main(argv: list[str] | None = None) -> int:
     """Entry point of ``decomr eval`` (returns the exit status: 0 ok, 2 bad input/missing data)."""
-    import torch
-
     args = build_eval_parser().parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
@@ -74,22 +74,17 @@ def eval_main(argv: list[str] | None = None) -> int:
                                          synthetic_size=args.synthetic_size, num_workers=args.num_workers,
                                          progress=True, oracle=args.oracle)
         except (FileNotFoundError, ValueError) as err:
-            print(f"decomr eval ({dataset}): {err}", file=sys.stderr)
-            status = 2
+            status = fail(f"decomr eval ({dataset})", err)
             continue
         print(report_markdown(report))
     return status
 
 
 def _sweep_main(args: argparse.Namespace, device: str) -> int:
-    from pathlib import Path
-
     factors = list(SWEEP_FACTORS) if "all" in args.sweep else args.sweep
     bad = [f for f in factors if f not in SWEEP_FACTORS]
     if bad:
-        print(f"decomr eval --sweep: unknown factor {bad}; expected some of {', '.join(SWEEP_FACTORS)} or all",
-              file=sys.stderr)
-        return 2
+        return fail("decomr eval --sweep", f"unknown factor {bad}; expected some of {', '.join(SWEEP_FACTORS)} or all")
     try:
         path = find_checkpoint(args.checkpoint)
         out = Path(args.out) if args.out else path.parent / "eval"
@@ -102,26 +97,21 @@ def _sweep_main(args: argparse.Namespace, device: str) -> int:
                 print(f"  {v:8.2f} {result.model['pa_mpjpe'][i]:9.1f} {result.template['pa_mpjpe'][i]:9.1f} "
                       f"{result.model['mpjpe'][i]:7.1f} {result.template['mpjpe'][i]:9.1f}")
             print("  written:", write_sweep(result, out))
-    except (FileNotFoundError, ValueError, CheckpointError) as err:
-        print(f"decomr eval --sweep: {err}", file=sys.stderr)
-        return 2
+    except (FileNotFoundError, ValueError) as err:  # CheckpointError is a ValueError
+        return fail("decomr eval --sweep", err)
     return 0
 
 
 def _oracle_table_main(args: argparse.Namespace, device: str) -> int:
-    from pathlib import Path
-
     if args.dataset != ["synthetic"]:
-        print(f"decomr eval --oracle-table: needs ground truth for every link: synthetic data only "
-              f"(got --dataset {' '.join(args.dataset)})", file=sys.stderr)
-        return 2
+        return fail("decomr eval --oracle-table", "needs ground truth for every link: synthetic data only "
+                    f"(got --dataset {' '.join(args.dataset)})")
     try:
         path = find_checkpoint(args.checkpoint)
         rows = oracle_table(path, synthetic_size=args.synthetic_size or 256, batch_size=args.batch_size,
                             device=device, progress=True)
-    except (FileNotFoundError, ValueError, CheckpointError) as err:
-        print(f"decomr eval --oracle-table: {err}", file=sys.stderr)
-        return 2
+    except (FileNotFoundError, ValueError) as err:  # CheckpointError is a ValueError
+        return fail("decomr eval --oracle-table", err)
     table = oracle_markdown(rows)
     print(table)
     out = Path(args.out) if args.out else path.parent / "eval"

@@ -18,22 +18,20 @@ import argparse
 import logging
 import sys
 
+import torch
+
+from decomr.cli import doc_parser, fail
 from decomr.experiments.budgets import BUDGETS
 from decomr.experiments.figures import make_figures, make_model_figures
 from decomr.experiments.table5 import _default_report_dir, load_table5, run_table5
 from decomr.experiments.table5_report import write_table5_report
 from decomr.experiments.tables import reproduce_tables
 
-__all__ = ["TARGETS", "build_reproduce_parser", "reproduce_main"]
-
-#: The targets handled here (``decomr reproduce <target>``).
-TARGETS = ("table5", "tables", "figures")
+__all__ = ["build_reproduce_parser", "reproduce_main"]
 
 
 def build_reproduce_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="decomr reproduce", description="Reproduce the paper's tables and figures.",
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("Examples::", 1)[1])
+    p = doc_parser("decomr reproduce", __doc__, "Reproduce the paper's tables and figures.")
     sub = p.add_subparsers(dest="target", required=True)
 
     t = sub.add_parser("table5", help="Table 5: 2 UV atlases x 4 LNet inputs on the synthetic benchmark")
@@ -79,8 +77,7 @@ def reproduce_main(argv: list[str] | None = None) -> int:
             return _tables(args)
         return _figures(args)
     except (ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"decomr reproduce {args.target}: {err}", file=sys.stderr)
-        return 2
+        return fail(f"decomr reproduce {args.target}", err)
 
 
 def _table5(args: argparse.Namespace) -> int:
@@ -104,8 +101,6 @@ def _table5(args: argparse.Namespace) -> int:
 
 
 def _tables(args: argparse.Namespace) -> int:
-    import torch
-
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     report = reproduce_tables(args.checkpoint, root=args.root, out=args.out, synthetic_size=args.synthetic_size,
                               device=device, batch_size=args.batch_size, max_samples=args.max_samples)

@@ -14,17 +14,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from decomr.cli import doc_parser, fail
 from decomr.export.onnx import export_onnx
-from decomr.predict import CheckpointError, CheckpointNotFoundError, Predictor
+from decomr.predict import Predictor
 
 __all__ = ["export_onnx_main", "build_export_onnx_parser"]
 
 
 def build_export_onnx_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="decomr export-onnx", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Export DecoMR (crops in; IUV, camera, location map, mesh, joints out) to ONNX with a dynamic batch.",
-        epilog=__doc__.split("Examples::", 1)[1])
+    p = doc_parser("decomr export-onnx", __doc__, "Export DecoMR (crops in; IUV, camera, location map, mesh, "
+                   "joints out) to ONNX with a dynamic batch.")
     p.add_argument("--checkpoint", "-c", help="release/training checkpoint or run folder (default: newest in data/checkpoints/)")
     p.add_argument("--out", "-o", required=True, help="the .onnx file to write")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 16; default 17)")
@@ -36,20 +35,13 @@ def build_export_onnx_parser() -> argparse.ArgumentParser:
 def export_onnx_main(argv: list[str] | None = None) -> int:
     """Entry point of ``decomr export-onnx`` (returns the exit status)."""
     args = build_export_onnx_parser().parse_args(sys.argv[1:] if argv is None else argv)
-
     if not args.out.endswith(".onnx"):
-        print(f"decomr export-onnx: --out {args.out}: expected a file name ending in .onnx", file=sys.stderr)
-        return 2
+        return fail("decomr export-onnx", f"--out {args.out}: expected a file name ending in .onnx")
     try:
         predictor = Predictor.from_checkpoint(args.checkpoint, device="cpu")
-    except (CheckpointNotFoundError, CheckpointError) as err:
-        print(f"decomr export-onnx: {err}", file=sys.stderr)
-        return 2
-    try:
         result = export_onnx(predictor, args.out, opset=args.opset, check=not args.no_check)
-    except ValueError as err:
-        print(f"decomr export-onnx: {err}", file=sys.stderr)
-        return 2
+    except ValueError as err:  # CheckpointError and CheckpointNotFoundError are ValueErrors
+        return fail("decomr export-onnx", err)
     size = result.path.stat().st_size / 2**20
     print(f"wrote {result.path} ({size:.1f} MiB, opset {result.opset}, input images (B, 3, {result.img_size}, "
           f"{result.img_size}), {result.seconds:.1f} s)")
@@ -58,8 +50,7 @@ def export_onnx_main(argv: list[str] | None = None) -> int:
         detail = ", ".join(f"{k} {v:.1e}" for k, v in result.max_abs_diff.items())
         print(f"onnxruntime vs PyTorch, max |diff|: {detail}")
         if not worst <= args.atol:
-            print(f"decomr export-onnx: difference {worst:.2e} above --atol {args.atol:g}", file=sys.stderr)
-            return 1
+            return fail("decomr export-onnx", f"difference {worst:.2e} above --atol {args.atol:g}", status=1)
     elif not args.no_check:
         print("not checked: onnxruntime is not installed (pip install 'decomr[deploy]')")
     return 0

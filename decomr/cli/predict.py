@@ -15,10 +15,15 @@ failed, 2 on a bad argument or checkpoint.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 from pathlib import Path
 
+import torch
+from tqdm.auto import tqdm
+
+from decomr.cli import doc_parser, fail as _fail
 from decomr.export.prediction import MESH_FRAMES, OUTPUTS, write_prediction
 from decomr.predict import (
     IMAGE_SUFFIXES,
@@ -51,10 +56,7 @@ def parse_box(text: str) -> list[float]:
 
 
 def build_predict_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="decomr predict", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Predict the 3D mesh of the person in an image (or every image of a folder).",
-        epilog=__doc__.split("Examples::", 1)[1])
+    p = doc_parser("decomr predict", __doc__, "Predict the 3D mesh of the person in an image (or every image of a folder).")
     p.add_argument("input", metavar="IMAGE_OR_FOLDER", help="an image file or a folder of images")
     p.add_argument("--checkpoint", "-c", help="release/training checkpoint or run folder (default: newest in data/checkpoints/)")
     p.add_argument("--box", help="person box x_min,y_min,x_max,y_max in pixels (single image only)")
@@ -90,11 +92,7 @@ def _join_negative_box(argv: list[str]) -> list[str]:
 def predict_main(argv: list[str] | None = None) -> int:
     """Entry point of ``decomr predict`` (returns the exit status)."""
     args = build_predict_parser().parse_args(_join_negative_box(sys.argv[1:] if argv is None else list(argv)))
-
-    def fail(message: str) -> int:
-        print(f"decomr predict: {message}", file=sys.stderr)
-        return 2
-
+    fail = functools.partial(_fail, "decomr predict")
     source = Path(args.input).expanduser()
     if not source.exists():
         return fail(f"{source}: no such image file or folder")
@@ -146,9 +144,6 @@ def _reason(err: Exception) -> str:
 
 
 def _run(predictor, paths: list[Path], stems: list[str], box, mask, outputs, args) -> int:
-    import torch
-    from tqdm.auto import tqdm
-
     out_dir = Path(args.out).expanduser()
     failures: list[tuple[Path, str]] = []
     written = 0

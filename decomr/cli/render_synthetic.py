@@ -1,9 +1,9 @@
 """``decomr render-synthetic``: pre-render a config's synthetic images once (:mod:`decomr.data.cache`)."""
 from __future__ import annotations
 
-import argparse
 import sys
 
+from decomr.cli import doc_parser, fail
 from decomr.data.cache import cache_status, default_workers, render_cache
 from decomr.train.config import load_config
 
@@ -21,11 +21,8 @@ def render_synthetic_main(argv: list[str] | None = None) -> int:
 
     Exit status: 0 done, 2 bad config or a folder that holds another dataset.
     """
-    doc = render_synthetic_main.__doc__
-    p = argparse.ArgumentParser(prog="decomr render-synthetic", formatter_class=argparse.RawDescriptionHelpFormatter,
-                                description="Render a config's synthetic data once into memory-mapped files "
-                                            "(resumable), so that training gets every core.",
-                                epilog=doc.split("Examples::", 1)[1])
+    p = doc_parser("decomr render-synthetic", render_synthetic_main.__doc__, "Render a config's synthetic data once "
+                   "into memory-mapped files (resumable), so that training gets every core.")
     p.add_argument("--config", "-c", required=True, help="training config (a file or a name in configs/)")
     p.add_argument("--split", nargs="+", default=["train"], choices=("train", "val", "test"))
     p.add_argument("--out", help="cache folder (default: the config's data.cache)")
@@ -46,6 +43,5 @@ def render_synthetic_main(argv: list[str] | None = None) -> int:
             done, total = cache_status(out)
             print(f"{split}: {done}/{total} samples in {out}")
     except (ValueError, FileNotFoundError) as err:
-        print(f"decomr render-synthetic: {err}", file=sys.stderr)
-        return 2
+        return fail("decomr render-synthetic", err)
     return 0

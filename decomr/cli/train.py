@@ -16,10 +16,14 @@ Exit status: 0 when the run finished or stopped at ``train.max_minutes`` (resume
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
 
+import yaml
+
+from decomr.cli import doc_parser, fail
 from decomr.paths import sub_dir
 from decomr.train.checkpoint import export_release, find_checkpoint, load_checkpoint
 from decomr.train.config import TrainConfig, apply_overrides, describe_config, load_config
@@ -29,9 +33,7 @@ __all__ = ["train_main", "build_train_parser"]
 
 
 def build_train_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="decomr train", description="Train DecoMR (stage 1: CNet alone, stage 2: end to end).",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("Examples::", 1)[1])
+    p = doc_parser("decomr train", __doc__, "Train DecoMR (stage 1: CNet alone, stage 2: end to end).")
     p.add_argument("--config", "-c", help="YAML config (a file or a name in configs/: quick, synthetic, paper, surreal)")
     p.add_argument("--resume", nargs="?", const="auto", metavar="RUN_OR_CKPT",
                    help="continue a run: its folder or a checkpoint file (default: the config's run folder)")
@@ -57,8 +59,6 @@ def run_card(run_dir: Path) -> tuple[dict[str, float], dict]:
     logged wall clock with pauses between resumed chunks left out) and, when ``decomr eval`` wrote
     ``<run>/eval/synthetic.json``, the test metrics beside the template body's (``baseline``).
     """
-    import json
-
     metrics: dict[str, float] = {}
     card: dict = {}
     report = run_dir / "eval" / "synthetic.json"
@@ -87,11 +87,8 @@ def _export(args: list[str]) -> int:
     src = Path(args[0])
     run_dir = src if src.is_dir() else src.parent
     ckpt = load_checkpoint(find_checkpoint(src))  # a run folder: its best.pt, else last.pt
-    if len(args) > 1:
-        out = Path(args[1])
-    else:
-        c = ckpt.config
-        out = sub_dir("checkpoints") / f"decomr_{c.body}_{c.model.backbone}_{c.name}.pt"
+    c = ckpt.config
+    out = Path(args[1]) if len(args) > 1 else sub_dir("checkpoints") / f"decomr_{c.body}_{c.model.backbone}_{c.name}.pt"
     metrics, card = run_card(run_dir)
     path = export_release(ckpt, out, metrics=metrics, card=card)
     print(f"release written: {path} ({path.stat().st_size / 2**20:.1f} MiB, step {ckpt.step}"
@@ -101,34 +98,23 @@ def _export(args: list[str]) -> int:
 
 def train_main(argv: list[str] | None = None) -> int:
     """Entry point of ``decomr train`` (returns the exit status)."""
-    import yaml
-
     args = build_train_parser().parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.export_release:
         try:
             return _export(args.export_release)
         except (FileNotFoundError, ValueError) as err:
-            print(f"decomr train --export-release: {err}", file=sys.stderr)
-            return 2
+            return fail("decomr train --export-release", err)
     try:
-        resume: bool | Path = False
         if args.resume and args.resume != "auto" and args.config is None:
-            # the run's own config, from its checkpoint; overrides apply on top
-
-            path = Path(args.resume)
-            ckpt = load_checkpoint(path)
+            ckpt = load_checkpoint(args.resume)  # the run's own config; overrides apply on top
             config = apply_overrides(ckpt.config, args.overrides)
-            resume = ckpt.path
+            resume: bool | Path = ckpt.path
         else:
             config = load_config(args.config, args.overrides)
-            if args.resume == "auto":
-                resume = True
-            elif args.resume:
-                resume = Path(args.resume)
+            resume = True if args.resume == "auto" else Path(args.resume) if args.resume else False
     except (ValueError, FileNotFoundError) as err:
-        print(f"decomr train: {err}", file=sys.stderr)
-        return 2
+        return fail("decomr train", err)
     if args.show_config:
         print(yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=None))
         print("# every key (type = default  # meaning):")
@@ -136,12 +122,8 @@ def train_main(argv: list[str] | None = None) -> int:
         return 0
     try:
         result = train(config, resume=resume, progress=not args.no_progress, overwrite=args.overwrite)
-    except (RunExistsError, ResumeMismatchError) as err:
-        print(f"decomr train: {err}", file=sys.stderr)
-        return 2
-    except NonFiniteLossError as err:
-        print(f"decomr train: {err}", file=sys.stderr)
-        return 3
+    except (RunExistsError, ResumeMismatchError, NonFiniteLossError) as err:
+        return fail("decomr train", err, status=3 if isinstance(err, NonFiniteLossError) else 2)
     if result.finished:
         print(f"done: {result.step} steps, run folder {result.run_dir}"
               + (f", best {result.best_metric:.2f} at step {result.best_step}" if result.best_step >= 0 else ""))

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from decomr.body import load
 from decomr.body.mirror import check_closed_genus0, mirror_map_from_connectivity
+from decomr.cli import fail
 from decomr.export.mesh import read_obj_mesh, write_obj
 from decomr.uv.atlas import ATLAS_NAMES
 from decomr.uv.build import AtlasValidationError, build_continuous_atlas
@@ -52,8 +54,6 @@ def build_uv_for_mesh(path, out_dir=None, table: bool = False, sample: int | Non
         {"atlas": .npz path, "obj": .obj path, "mirror": MirrorMap, "stats": AtlasStats,
          "table1": Table1Scores or None}.
     """
-    from pathlib import Path
-
     path = Path(path)
     vertices, faces = read_obj_mesh(path)
     check_closed_genus0(faces, len(vertices))
@@ -78,14 +78,11 @@ def build_uv_main(argv: list[str] | None = None) -> int:
         argv = argv[1:]
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    import sys
-
     if args.mesh:
         try:
             res = build_uv_for_mesh(args.mesh, args.out, args.table, args.sample, args.approximate_mirror)
         except (ValueError, FileNotFoundError, AtlasValidationError) as err:
-            print(f"decomr build-uv: {err}", file=sys.stderr)
-            return 2
+            return fail("decomr build-uv", err)
         m = res["mirror"]
         print(f"mirror map: {'exact (from the connectivity)' if m.exact else 'APPROXIMATE (nearest neighbours)'}, "
               f"{m.fixed} midline vertices, pairing error max {1000 * m.max_error:.1f} mm, mean {1000 * m.mean_error:.2f} mm")
@@ -100,8 +97,7 @@ def build_uv_main(argv: list[str] | None = None) -> int:
     try:
         body = load(args.body)
     except (ValueError, FileNotFoundError) as err:  # unknown name, or licensed files absent
-        print(f"decomr build-uv: {err}", file=sys.stderr)
-        return 2
+        return fail("decomr build-uv", err)
     results = []
     for name in args.atlas:
         atlas = load_atlas(body, name, rebuild=True if args.force else None)

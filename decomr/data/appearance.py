@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from decomr.body.joints import SMPL_JOINT_NAMES
-from decomr.data.backgrounds import hash_uniform, random_color
+from decomr.data.backgrounds import hash_uniform, map_params, random_color
 from decomr.render.images import vertex_normals
 
 __all__ = [
@@ -78,8 +78,7 @@ class BodyRegions:
     front_mark: Tensor
 
     def to(self, device) -> "BodyRegions":
-        return BodyRegions(*(getattr(self, n).to(device) for n in ("region", "limb_t", "height", "back_hair",
-                                                                   "front_mark")))
+        return map_params(lambda t: t.to(device), self)
 
 
 def _segment_t(points: Tensor, a: Tensor, b: Tensor) -> Tensor:

@@ -39,7 +39,7 @@ Glossary: B batch, N points, J joints, V vertices, H x W image.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import torch
@@ -48,8 +48,9 @@ from torch import Tensor
 
 from decomr.body.joints import LSP_FLIP_PERM, SMPL_FLIP_PERM
 from decomr.body.parts import LSP_PART_FLIP_PERM
+from decomr.data.backgrounds import map_params
 from decomr.data.batch import Batch
-from decomr.render import rasterize
+from decomr.render import rasterize, uv_to_normalized
 
 __all__ = [
     "AugmentConfig",
@@ -143,13 +144,13 @@ class AugmentParams:
                    scale=torch.ones(n, device=device), color=torch.ones(n, 3, device=device))
 
     def to(self, device) -> "AugmentParams":
-        return AugmentParams(*(getattr(self, f.name).to(device) for f in fields(self)))
+        return map_params(lambda t: t.to(device), self)
 
     def select(self, index) -> "AugmentParams":
         """The transforms of a subset of samples (``index``: a slice, list or index tensor)."""
         if isinstance(index, int):
             index = [index]
-        return AugmentParams(*(getattr(self, f.name)[index] for f in fields(self)))
+        return map_params(lambda t: t[index], self)
 
 
 def sample_augment_params(config: AugmentConfig, n: int, generator: torch.Generator | None = None) -> AugmentParams:
@@ -178,12 +179,9 @@ def sample_augment_params(config: AugmentConfig, n: int, generator: torch.Genera
 # Geometry
 # --------------------------------------------------------------------------------------------
 def rotation_2d(params: AugmentParams, dtype=torch.float32) -> Tensor:
-    """(B, 2, 2) ``F R(-rot) / scale``: un-augmented -> augmented normalised crop coordinates."""
-    r = torch.deg2rad(params.rot.to(dtype))
-    c, s = torch.cos(r), torch.sin(r)
-    f = torch.where(params.flip, -1.0, 1.0).to(dtype)
-    M = torch.stack([torch.stack([f * c, f * s], -1), torch.stack([-s, c], -1)], -2)  # (B, 2, 2)
-    return M / params.scale.to(dtype)[:, None, None]
+    """(B, 2, 2) ``F R(-rot) / scale``: un-augmented -> augmented normalised crop coordinates
+    (``F R(-rot)`` is the x, y block of :func:`camera_rotation`)."""
+    return camera_rotation(params, dtype)[:, :2, :2] / params.scale.to(dtype)[:, None, None]
 
 
 def camera_rotation(params: AugmentParams, dtype=torch.float32, with_flip: bool = True) -> Tensor:
@@ -331,13 +329,8 @@ def pose_flip_perm(body) -> tuple[int, ...]:
     """
     labels = getattr(body, "bone_labels", None)
     if labels is not None:
-        def swap(name: str) -> str:
-            if name.endswith(".L"):
-                return name[:-2] + ".R"
-            if name.endswith(".R"):
-                return name[:-2] + ".L"
-            return name
-
+        other = {".L": ".R", ".R": ".L"}
+        swap = lambda name: name[:-2] + other[name[-2:]] if name[-2:] in other else name  # noqa: E731
         return tuple(labels.index(swap(n)) - 1 for n in labels[1:])
     if body.pose_dim == len(SMPL_FLIP_PERM) - 1:
         return tuple(j - 1 for j in SMPL_FLIP_PERM[1:])
@@ -450,16 +443,16 @@ class UVMirror:
         """
         faces = body.faces.detach().cpu().long()
         mirror = body.mirror_map.detach().cpu().long()
-        fuv = atlas.faces_uv.long()
         uv = atlas.uv.float()
-        # Symmetric atlas: the corners of each face's mirror face have UV (1 - u, v).
         mface, pos, ok = _mirror_faces(faces, mirror)
-        if bool(ok.all()):
-            corner_m = uv[fuv[mface.clamp_min(0)].gather(1, pos)]  # (F, 3, 2) mirror corner UVs
-            flipped = uv[fuv] * torch.tensor([-1.0, 1.0]) + torch.tensor([1.0, 0.0])
-            if float((corner_m - flipped).abs().max()) < tol:
-                return cls(None)
-        return cls(_mirror_table(atlas, faces, mirror, mface, pos, ok, int(resolution)))
+        corner_m = uv[atlas.faces_uv.long()[mface.clamp_min(0)].gather(1, pos)]  # (F, 3, 2) mirror corner UVs
+        # Symmetric atlas: the corners of each face's mirror face have UV (1 - u, v).
+        flipped = atlas.corner_uv().float() * torch.tensor([-1.0, 1.0]) + torch.tensor([1.0, 0.0])
+        if bool(ok.all()) and float((corner_m - flipped).abs().max()) < tol:
+            return cls(None)
+        # Mirror UV from the mirror face (exact); fallback: the mirror vertices' first UV copies.
+        corner = torch.where(ok[:, None, None], corner_m, uv[atlas.first_copy()[mirror[faces]]])  # (F, 3, 2)
+        return cls(_mirror_table(atlas, corner, int(resolution)))
 
     def __call__(self, uv: Tensor) -> Tensor:
         """Mirror UV values.
@@ -522,26 +515,16 @@ def _mirror_faces(faces: Tensor, mirror: Tensor) -> tuple[Tensor, Tensor, Tensor
     return mface, pos, ok
 
 
-def _mirror_table(atlas, faces, mirror, mface, pos, ok, R: int) -> Tensor:
+def _mirror_table(atlas, corner: Tensor, R: int) -> Tensor:
+    """(2, R, R) the mirror UV of each UV-grid pixel, from ``corner`` (F, 3, 2), the mirror UV of each face corner."""
     from scipy import ndimage
 
-    uv = atlas.uv.float()
-    fuv = atlas.faces_uv.long()
-    # Place UV-grid pixel (i, j) (u = j / (R - 1)) on the rasteriser's pixel centre.
-    xy = (2 * uv * (R - 1) + 1) / R - 1
-    verts = torch.cat([xy, torch.ones(len(uv), 1)], -1)[None]  # (1, T, 3)
-    frags = rasterize(verts, fuv, (R, R))
+    # UV-grid pixel (i, j) (u = j / (R - 1)) on the rasteriser's pixel centre.
+    verts = torch.cat([uv_to_normalized(atlas.uv.float(), R), torch.ones(atlas.num_uv, 1)], -1)[None]  # (1, T, 3)
+    frags = rasterize(verts, atlas.faces_uv.long(), (R, R))
     face = frags.face_idx[0]  # (R, R)
-    bary = frags.bary[0]  # (R, R, 3)
     covered = face >= 0
-    f = face.clamp_min(0)
-    # Mirror UV from the mirror face (exact); fallback: the mirror vertices' first UV copies.
-    corner_m = uv[fuv[mface.clamp_min(0)].gather(1, pos)]  # (F, 3, 2)
-    first = torch.full((atlas.num_vertices,), len(uv), dtype=torch.long).scatter_reduce(
-        0, atlas.vt_to_v, torch.arange(len(uv)), reduce="amin")
-    corner_fb = uv[first[mirror[faces]]]  # (F, 3, 2)
-    corner = torch.where(ok[:, None, None], corner_m, corner_fb)
-    table = (bary[..., None] * corner[f]).sum(-2)  # (R, R, 2)
+    table = (frags.bary[0][..., None] * corner[face.clamp_min(0)]).sum(-2)  # (R, R, 2)
     if not bool(covered.all()):
         _, (ii, jj) = ndimage.distance_transform_edt(~covered.numpy(), return_indices=True)
         table = table[torch.from_numpy(ii), torch.from_numpy(jj)]
@@ -586,7 +569,6 @@ def augment_batch(batch: Batch | Mapping[str, Tensor], params: AugmentParams, bo
         return Batch.from_dict(augment_batch(batch.to_dict(), params, body, uv_mirrors, keypoint_flip_perm))
     if not isinstance(batch, Mapping):
         raise ValueError(f"batch: expected a Batch or a dict of tensors, got {type(batch).__name__}")
-    B = len(params)
     any_flip = bool(params.flip.any())
     out = dict(batch)
     if "image" in batch:
@@ -609,32 +591,27 @@ def augment_batch(batch: Batch | Mapping[str, Tensor], params: AugmentParams, bo
             lut[: len(LSP_PART_FLIP_PERM)] = torch.tensor(LSP_PART_FLIP_PERM, device=parts.device)
             warped = torch.where(params.flip.to(parts.device)[:, None, None], lut[warped.clamp(0, 255)], warped)
         out["parts"] = warped.to(parts.dtype)
-    if "keypoints" in batch:
-        out["keypoints"] = augment_points_2d(batch["keypoints"], params, keypoint_flip_perm)
-    if "lsp_keypoints" in batch:
-        out["lsp_keypoints"] = augment_points_2d(batch["lsp_keypoints"], params, LSP_FLIP_PERM)
-    if "joints3d" in batch:
-        out["joints3d"] = augment_points_3d(batch["joints3d"], params, keypoint_flip_perm)
+    for key, augment, perm in (("keypoints", augment_points_2d, keypoint_flip_perm),
+                               ("lsp_keypoints", augment_points_2d, LSP_FLIP_PERM),
+                               ("joints3d", augment_points_3d, keypoint_flip_perm),
+                               ("lsp_joints3d", augment_points_3d, LSP_FLIP_PERM)):
+        if key in batch:
+            out[key] = augment(batch[key], params, perm)
     if "joints3d_conf" in batch:
         out["joints3d_conf"] = _relabel(batch["joints3d_conf"], params.flip.to(batch["joints3d_conf"].device),
                                         keypoint_flip_perm)
-    if "lsp_joints3d" in batch:
-        out["lsp_joints3d"] = augment_points_3d(batch["lsp_joints3d"], params, LSP_FLIP_PERM)
     if "vertices" in batch:
         if any_flip and body is None:
             raise ValueError("body: flipping 'vertices' needs the body model (its mirror_map)")
         perm = body.mirror_map if body is not None else None
         out["vertices"] = augment_points_3d(batch["vertices"], params, perm)
-    if "camera" in batch:
-        out["camera"] = augment_weak_camera(batch["camera"], params)
-    if "global_orient" in batch:
-        out["global_orient"] = augment_global_orient(batch["global_orient"], params)
+    for key, augment in (("camera", augment_weak_camera), ("global_orient", augment_global_orient)):
+        if key in batch:
+            out[key] = augment(batch[key], params)
     if "pose" in batch and any_flip:
         if body is None:
             raise ValueError("body: flipping 'pose' needs the body model (its bone permutation)")
         out["pose"] = mirror_pose(batch["pose"], pose_flip_perm(body), params.flip)
     if "scale" in batch:
         out["scale"] = batch["scale"] * params.scale.to(batch["scale"].device, batch["scale"].dtype)
-    if B and "image" in batch and batch["image"].shape[0] != B:
-        raise ValueError(f"params: {B} transforms for a batch of {batch['image'].shape[0]}")
     return out

@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Sequence, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -49,6 +49,7 @@ __all__ = [
     "pixel_noise",
     "noise_tile",
     "stack_params",
+    "map_params",
 ]
 
 #: Background kinds, in the order of :attr:`BackgroundParams.kind`.
@@ -237,13 +238,24 @@ class OccluderParams:
 T = TypeVar("T")
 
 
+def map_params(fn: Callable[..., Tensor], *items: T) -> T:
+    """``fn(*values)`` field by field over parameter dataclasses of one type (nested ones too).
+
+    ``map_params(lambda t: t.to(device), p)`` moves every tensor; ``map_params(lambda *ts:
+    torch.stack(ts), *ps)`` stacks them (:func:`stack_params`).
+    """
+    first = items[0]
+    if not dataclasses.is_dataclass(first):
+        return fn(*items)
+    return type(first)(**{f.name: map_params(fn, *(getattr(it, f.name) for it in items))
+                          for f in dataclasses.fields(first)})
+
+
 def stack_params(items: Sequence[T]) -> T:
     """Stack per-sample parameter dataclasses (fields without a batch dim) into one batch."""
     if not items:
         raise ValueError("items: expected at least one parameter set")
-    cls = type(items[0])
-    return cls(**{f.name: torch.stack([getattr(it, f.name) for it in items])
-                  for f in dataclasses.fields(cls)})
+    return map_params(lambda *ts: torch.stack(ts), *items)
 
 
 def sample_background_params(generator: torch.Generator | None = None,
@@ -376,7 +388,7 @@ def render_backgrounds(params: BackgroundParams, size: tuple[int, int], device=N
     if params.kind.dim() != 1:
         raise ValueError(f"params.kind: expected a batch (B,), got {tuple(params.kind.shape)}; use stack_params")
     device = params.seed.device if device is None else torch.device(device)
-    p = type(params)(**{f.name: getattr(params, f.name).to(device) for f in dataclasses.fields(params)})
+    p = map_params(lambda t: t.to(device), params)
     B = p.kind.shape[0]
     H, W = int(size[0]), int(size[1])
     x, y = pixel_grid((H, W), device)
@@ -385,7 +397,7 @@ def render_backgrounds(params: BackgroundParams, size: tuple[int, int], device=N
         sel = (p.kind == k).nonzero().squeeze(1)
         if sel.numel() == 0:
             continue
-        sub = type(p)(**{f.name: getattr(p, f.name).index_select(0, sel) for f in dataclasses.fields(p)})
+        sub = map_params(lambda t: t.index_select(0, sel), p)
         out.index_copy_(0, sel, _pattern(sub, x, y, name).to(out.dtype))
     # A smooth brightness variation (uneven lighting), for every kind.
     light = value_noise(p.seed, (H, W), (2, 4), torch.ones(B, 2, device=device), salt=3)  # (B, 1, H, W)

@@ -51,9 +51,10 @@ logger = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
 META = "meta.json"
-#: Storage dtype per key (others: float32; int64 keys stay int64; bools as uint8).
+#: Storage dtype per key (others: by their dtype, :data:`_STORAGE_OF_DTYPE`, else float32).
 _STORAGE = {"image": "uint8", "iuv": "float16", "iuv_default": "float16", "vertices": "float16", "parts": "uint8",
             "mask": "uint8"}
+_STORAGE_OF_DTYPE = {torch.int64: "int64", torch.int32: "int64", torch.bool: "uint8"}
 #: Keys not stored: constant (rebuilt on read) or not needed for training/evaluation.
 _SKIP = ("has_3d", "has_mesh")
 
@@ -89,20 +90,8 @@ def _write_meta(folder: Path, meta: dict[str, Any]) -> None:
 def _sample_layout(config: Any, split: str) -> dict[str, tuple[str, tuple[int, ...]]]:
     """{key: (storage dtype, per-sample shape)} from one rendered sample."""
     sample = SyntheticBatchGenerator(config).batch(split, [0])
-    layout = {}
-    for key, value in sample.to_dict().items():
-        if key in _SKIP:
-            continue
-        if key in _STORAGE:
-            dtype = _STORAGE[key]
-        elif value.dtype in (torch.int64, torch.int32):
-            dtype = "int64"
-        elif value.dtype == torch.bool:
-            dtype = "uint8"
-        else:
-            dtype = "float32"
-        layout[key] = (dtype, tuple(value.shape[1:]))
-    return layout
+    return {key: (_STORAGE.get(key) or _STORAGE_OF_DTYPE.get(value.dtype, "float32"), tuple(value.shape[1:]))
+            for key, value in sample.to_dict().items() if key not in _SKIP}
 
 
 def _to_storage(key: str, value: torch.Tensor, dtype: str) -> np.ndarray:
@@ -278,13 +267,10 @@ class CachedSyntheticDataset(Dataset):
                 value = value.float() / 255.0
             elif key == "parts":
                 value = value.long()
-            elif key == "mask":
-                value = value.float()
-            elif value.dtype == torch.float16:
+            elif key == "mask" or value.dtype == torch.float16:
                 value = value.float()
             out[key] = value
-        out["has_3d"] = torch.tensor(True)
-        out["has_mesh"] = torch.tensor(True)
+        out.update(has_3d=torch.tensor(True), has_mesh=torch.tensor(True))
         return out
 
 

@@ -46,6 +46,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from decomr.render.cameras import normalized_to_pixel, pixel_to_normalized
+
 __all__ = [
     "CenterScale",
     "BBOX_RESCALE",
@@ -124,10 +126,8 @@ def _crop_params(center, scale, rot, flip):
     f = _as_tensor(flip, "flip", dtype=torch.bool)
     if f.dim() > 1:
         raise ValueError(f"flip: expected a bool or shape (B,), got {tuple(f.shape)}")
-    batched = c.dim() == 2 or s.dim() == 1 or r.dim() == 1 or f.dim() == 1
-    sizes = {t.shape[0] for t in (c if c.dim() == 2 else None, s if s.dim() == 1 else None,
-                                  r if r.dim() == 1 else None, f if f.dim() == 1 else None)
-             if t is not None}
+    sizes = {t.shape[0] for t, batch_dim in ((c, 2), (s, 1), (r, 1), (f, 1)) if t.dim() == batch_dim}
+    batched = bool(sizes)
     if len(sizes) > 1:
         raise ValueError(f"center/scale/rot/flip: batch sizes disagree, got {sorted(sizes)}")
     B = sizes.pop() if sizes else 1
@@ -312,12 +312,15 @@ def apply_affine(A: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     return points @ lin.T + t
 
 
-def _as_points(points: ArrayLike) -> tuple[torch.Tensor, torch.dtype]:
+def _map_points(points: ArrayLike, crop: tuple, inverse: bool = False) -> torch.Tensor:
+    """``points`` through :func:`crop_transform` ``(*crop)`` (its inverse when ``inverse``), in float64,
+    returned in the dtype of ``points`` (float64 for integer input)."""
     p = points if isinstance(points, torch.Tensor) else torch.from_numpy(np.array(points))
     if p.dim() not in (2, 3) or p.shape[-1] != 2:
         raise ValueError(f"points: expected shape (N, 2) or (B, N, 2), got {tuple(p.shape)}")
-    out_dtype = p.dtype if p.is_floating_point() else torch.float64
-    return p.double(), out_dtype
+    A = crop_transform(*crop)
+    out = apply_affine(invert_affine(A) if inverse else A, p.double())
+    return out.to(p.dtype if p.is_floating_point() else torch.float64)
 
 
 def transform_points(points: ArrayLike, center: ArrayLike, scale: ArrayLike,
@@ -333,9 +336,7 @@ def transform_points(points: ArrayLike, center: ArrayLike, scale: ArrayLike,
         (N, 2) or (B, N, 2) crop pixels, the dtype of ``points`` (float64 for integer input).
         Use :func:`pixels_to_normalized` for [-1, 1] coordinates.
     """
-    p, dtype = _as_points(points)
-    A = crop_transform(center, scale, res, rot, flip)
-    return apply_affine(A, p).to(dtype)
+    return _map_points(points, (center, scale, res, rot, flip))
 
 
 def uncrop_points(points: ArrayLike, center: ArrayLike, scale: ArrayLike,
@@ -350,9 +351,7 @@ def uncrop_points(points: ArrayLike, center: ArrayLike, scale: ArrayLike,
     Returns:
         (N, 2) or (B, N, 2) image pixels.
     """
-    p, dtype = _as_points(points)
-    A = invert_affine(crop_transform(center, scale, res, rot, flip))
-    return apply_affine(A, p).to(dtype)
+    return _map_points(points, (center, scale, res, rot, flip), inverse=True)
 
 
 def pixels_to_normalized(points: torch.Tensor, res: int | Sequence[int]) -> torch.Tensor:
@@ -367,11 +366,10 @@ def pixels_to_normalized(points: torch.Tensor, res: int | Sequence[int]) -> torc
     >>> pixels_to_normalized(torch.tensor([[0.0, 223.0]]), 224)
     tensor([[-0.9955,  0.9955]])
     """
-    H, W = _res_hw(res)
+    hw = _res_hw(res)
     if points.shape[-1] != 2:
         raise ValueError(f"points: expected shape (..., 2), got {tuple(points.shape)}")
-    size = torch.tensor([W, H], dtype=points.dtype, device=points.device)
-    return (2 * points + 1) / size - 1
+    return pixel_to_normalized(points, hw)
 
 
 def normalized_to_pixels(points: torch.Tensor, res: int | Sequence[int]) -> torch.Tensor:
@@ -384,11 +382,10 @@ def normalized_to_pixels(points: torch.Tensor, res: int | Sequence[int]) -> torc
     Returns:
         (..., 2) pixel coordinates (x, y).
     """
-    H, W = _res_hw(res)
+    hw = _res_hw(res)
     if points.shape[-1] != 2:
         raise ValueError(f"points: expected shape (..., 2), got {tuple(points.shape)}")
-    size = torch.tensor([W, H], dtype=points.dtype, device=points.device)
-    return ((points + 1) * size - 1) / 2
+    return normalized_to_pixel(points, hw)
 
 
 # --------------------------------------------------------------------------------------------
@@ -420,20 +417,21 @@ def _as_image_batch(img) -> tuple[torch.Tensor, bool, bool]:
     raise ValueError(f"img: expected (H, W, 3) uint8, (C, H, W) or (B, C, H, W), got {tuple(img.shape)}")
 
 
-def _sampling_theta(center, scale, rot, flip, in_hw, B, device) -> torch.Tensor:
-    """(B, 2, 3) ``affine_grid`` theta: normalised crop coords -> normalised image coords."""
+def _sampling_theta(center, scale, rot, flip, in_hw, B, what: str = "images") -> torch.Tensor:
+    """(B, 2, 3) float64 ``affine_grid`` theta: normalised crop coords -> normalised image coords
+    (``in_hw`` = the image's (H, W); B crops, one crop shared by all when unbatched)."""
     c, s, r, f, _ = _crop_params(center, scale, rot, flip)
     if c.shape[0] == 1 and B > 1:
         c, s, r, f = c.expand(B, 2), s.expand(B), r.expand(B), f.expand(B)
     if c.shape[0] != B:
-        raise ValueError(f"center/scale: batch size {c.shape[0]} does not match the {B} images")
+        raise ValueError(f"center/scale: batch size {c.shape[0]} does not match the {B} {what}")
     H, W = in_hw
     D = torch.diag(torch.tensor([2.0 / W, 2.0 / H], dtype=torch.float64))  # pixels -> normalised
     e = torch.tensor([1.0 / W - 1, 1.0 / H - 1], dtype=torch.float64)
     # p = c + 100 s R(rot) F n_out  (inverse of n = F R(-rot) (p - c) / (100 s))
     lin = D @ (_rotation_2d(r) @ _flip_matrix(f)) * (PIXELS_PER_SCALE / 2 * s)[:, None, None]
     t = c @ D.T + e  # (B, 2)
-    return torch.cat([lin, t[..., None]], -1).to(device=device, dtype=torch.float32)
+    return torch.cat([lin, t[..., None]], -1)
 
 
 def crop_image(img, center: ArrayLike, scale: ArrayLike, res: int | Sequence[int] = 224,
@@ -461,7 +459,7 @@ def crop_image(img, center: ArrayLike, scale: ArrayLike, res: int | Sequence[int
     x, batched, is_uint8 = _as_image_batch(img)
     x = x.float() / 255.0 if is_uint8 else x.float()
     Hr, Wr = _res_hw(res)
-    theta = _sampling_theta(center, scale, rot, flip, x.shape[-2:], x.shape[0], x.device)
+    theta = _sampling_theta(center, scale, rot, flip, x.shape[-2:], x.shape[0]).to(x.device, torch.float32)
     grid = F.affine_grid(theta, [x.shape[0], x.shape[1], Hr, Wr], align_corners=False)
     out = F.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=False)
     return out if batched else out[0]
@@ -512,20 +510,10 @@ def uncrop_image(crop: torch.Tensor, center: ArrayLike, scale: ArrayLike,
     batched = crop.dim() == 4
     x = crop if batched else crop[None]
     H, W = _res_hw(tuple(orig_shape), "orig_shape")
-    c, s, r, f, _ = _crop_params(center, scale, rot, flip)
     B = x.shape[0]
-    if c.shape[0] == 1 and B > 1:
-        c, s, r, f = c.expand(B, 2), s.expand(B), r.expand(B), f.expand(B)
-    if c.shape[0] != B:
-        raise ValueError(f"center/scale: batch size {c.shape[0]} does not match the {B} crops")
-    # image normalised -> image pixels: p = D^-1 (n - e); crop normalised n_c = F R(-rot) (p - c) / (100 s)
-    Dinv = torch.diag(torch.tensor([W / 2.0, H / 2.0], dtype=torch.float64))
-    e = torch.tensor([1.0 / W - 1, 1.0 / H - 1], dtype=torch.float64)
-    M = (_flip_matrix(f) @ _rotation_2d(-r)) / (PIXELS_PER_SCALE / 2 * s)[:, None, None]  # (B, 2, 2)
-    lin = M @ Dinv
-    t = (M @ (-(Dinv @ e) - c)[..., None])[..., 0]
-    theta = torch.cat([lin, t[..., None]], -1).to(device=x.device, dtype=torch.float32)
-    grid = F.affine_grid(theta, [B, x.shape[1], H, W], align_corners=False)
+    # the inverse of crop_image's map: normalised image coords -> normalised crop coords
+    theta = invert_affine(_sampling_theta(center, scale, rot, flip, (H, W), B, "crops"))  # (B, 2, 3)
+    grid = F.affine_grid(theta.to(x.device, torch.float32), [B, x.shape[1], H, W], align_corners=False)
     src = x.double() if not x.is_floating_point() else x
     out = F.grid_sample(src, grid.to(src.dtype), mode=mode, padding_mode="zeros", align_corners=False)
     if not crop.is_floating_point():

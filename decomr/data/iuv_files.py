@@ -24,10 +24,10 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch import Tensor
 
-from decomr.data.errors import CorruptDataError
+from decomr.data.errors import CorruptDataError, decode_image
 from decomr.paths import atomic_writer
 
 __all__ = [
@@ -77,16 +77,7 @@ def load_iuv_png(path: str | Path) -> Tensor:
         FileNotFoundError: no such file.
         CorruptDataError: not decodable, or not an 8-bit RGB image.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(str(path))
-    try:
-        with Image.open(path) as im:
-            im.load()
-            mode = im.mode
-            arr = np.array(im)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise CorruptDataError(f"{path}: cannot decode the IUV image ({err})") from err
+    arr, mode = decode_image(path, "IUV image")
     if mode != "RGB" or arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
         raise CorruptDataError(f"{path}: expected an 8-bit RGB IUV image (R = mask, G = u, B = v) written by "
                                f"`decomr render-gt`, got mode {mode!r} with shape {arr.shape}")

@@ -86,12 +86,11 @@ from typing import Literal
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from decomr.body.joints import JOINT_SETS, LSP_HIPS, convert
 from decomr.data.crop import crop_image, crop_labels, pixels_to_normalized, transform_points
-from decomr.data.errors import CorruptDataError
+from decomr.data.errors import CorruptDataError, decode_image
 from decomr.data.h36m import in_h36m_protocol, parse_h36m_imgname
 from decomr.data.iuv_files import iuv_npz_path, load_iuv_png, resize_iuv
 from decomr.paths import data_dir
@@ -156,9 +155,8 @@ _PREPROCESS = ("then run the official preprocessing (DecoMR/CMR `python preproce
 OFFICIAL_DATASETS: dict[str, DatasetSpec] = {
     "h36m": DatasetSpec(
         "h36m",
-        {"train": SplitSpec("h36m_train.npz", ("h36m_train_new.npz",)),
-         "valid_p1": SplitSpec("h36m_valid_p1.npz", ("h36m_valid_protocol1.npz",)),
-         "valid_p2": SplitSpec("h36m_valid_p2.npz", ("h36m_valid_protocol2.npz",))},
+        {split: SplitSpec(f"h36m_{split}.npz", (f"h36m_{official}.npz",)) for split, official in
+         (("train", "train_new"), ("valid_p1", "valid_protocol1"), ("valid_p2", "valid_protocol2"))},
         "j24",
         "images/S9_Directions_1.54138969_000001.jpg, ... (video frames extracted by the official "
         "datasets/preprocess/h36m.py with extract_img=True)",
@@ -167,9 +165,7 @@ OFFICIAL_DATASETS: dict[str, DatasetSpec] = {
         + ". The training file's MoSh SMPL parameters are not redistributable."),
     "up3d": DatasetSpec(
         "up3d",
-        {"trainval": SplitSpec("up3d_trainval.npz", ("up_3d_trainval.npz",)),
-         "test": SplitSpec("up3d_test.npz", ("up_3d_test.npz",)),
-         "lsp_test": SplitSpec("up3d_lsp_test.npz", ("up_3d_lsp_test.npz",))},
+        {split: SplitSpec(f"up3d_{split}.npz", (f"up_3d_{split}.npz",)) for split in ("trainval", "test", "lsp_test")},
         "j24",
         "00001_image.png, ... directly in the folder (the unzipped up-3d.zip)",
         "UP-3D (http://files.is.tuebingen.mpg.de/classner/up/datasets/up-3d.zip), " + _PREPROCESS),
@@ -287,15 +283,7 @@ def read_rgb_image(path: Path) -> np.ndarray:
         FileNotFoundError: no such file.
         CorruptDataError: the file cannot be decoded (truncated, not an image, ...).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(str(path))
-    try:
-        with Image.open(path) as im:
-            im.load()  # decode now: truncated files fail here, not later
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise CorruptDataError(f"{path}: cannot decode the image ({err})") from err
+    return decode_image(path, "image", mode="RGB")[0]
 
 
 def read_label_image(path: Path) -> np.ndarray:
@@ -307,15 +295,7 @@ def read_label_image(path: Path) -> np.ndarray:
     Raises:
         FileNotFoundError, CorruptDataError.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(str(path))
-    try:
-        with Image.open(path) as im:
-            im.load()
-            arr = np.array(im)  # a writable copy
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise CorruptDataError(f"{path}: cannot decode the label image ({err})") from err
+    arr, _ = decode_image(path, "label image")
     if arr.ndim == 3:
         if not (arr[..., :3] == arr[..., :1]).all():
             raise CorruptDataError(f"{path}: expected a single-channel label image, got colour channels that differ")
@@ -483,13 +463,11 @@ class OfficialDataset(Dataset):
         try:
             with np.load(path, allow_pickle=allow_pickle) as npz:
                 arrays = {k: npz[k] for k in npz.files if k in _FIELDS}
-        except ValueError as err:
-            if "allow_pickle" in str(err):
+        except (ValueError, OSError, EOFError, KeyError) as err:
+            if isinstance(err, ValueError) and "allow_pickle" in str(err):
                 raise ValueError(f"{path}: holds object arrays that need unpickling; re-save it with plain "
                                  "arrays (np.savez(..., imgname=np.array(names, dtype=str), ...)) or pass "
                                  "allow_pickle=True if you trust the file") from err
-            raise CorruptDataError(f"{path}: not a readable .npz ({err}); re-run the official preprocessing") from err
-        except (OSError, EOFError, KeyError) as err:
             raise CorruptDataError(f"{path}: not a readable .npz ({err}); re-run the official preprocessing") from err
 
         names_field = "videoname" if self.name == "surreal" else "imgname"
@@ -649,7 +627,8 @@ class OfficialDataset(Dataset):
                     f"{image.shape[:2]}; they must match (re-extract both from the same release).")
         iuv = None
         if self.iuv_atlas is not None and _as_str(d["iuv_names"][i]).strip():
-            iuv = self._read_iuv(_as_str(d["iuv_names"][i]).strip(), i, image.shape[:2])
+            iuv = self._read(lambda path: resize_iuv(load_iuv_png(path), image.shape[:2]).numpy(),  # (3, H, W)
+                             _as_str(d["iuv_names"][i]).strip(), i, "IUV image")
         return OfficialRecord(
             image=image, center=d["center"][i].astype(np.float64), scale=float(d["scale"][i]),
             keypoints=keypoints, joints3d=joints3d.astype(np.float32), joints3d_conf=conf.astype(np.float32),
@@ -668,34 +647,23 @@ class OfficialDataset(Dataset):
         return np.zeros(3)
 
     def _read(self, reader, relname: str, i: int, what: str) -> np.ndarray:
+        """``reader(root / relname)``: a missing or corrupt file of record ``i`` raises naming the fix
+        (an ``"IUV image"`` is re-rendered by ``decomr render-gt``, other files come from the dataset)."""
         path = self.root / relname
+        render_gt = f"re-run `decomr render-gt {self.name} {self.split} --atlas {self.iuv_atlas}`"
         try:
             return reader(path)
         except FileNotFoundError:
-            raise FileNotFoundError(
-                f"{self.npz_path}: record {i}: {what} {path} is missing. Expected the images under "
-                f"{self.root}/ ({self.spec.images}); get them from: {self.spec.source}. "
-                "Or pass skip_bad=True to skip records whose files are missing.") from None
+            fix = (f"; {render_gt} (it renders only the missing ones), or pass skip_bad=True to skip such records"
+                   if what == "IUV image" else
+                   f". Expected the images under {self.root}/ ({self.spec.images}); get them from: "
+                   f"{self.spec.source}. Or pass skip_bad=True to skip records whose files are missing")
+            raise FileNotFoundError(f"{self.npz_path}: record {i}: {what} {path} is missing{fix}.") from None
         except CorruptDataError as err:
-            raise CorruptDataError(
-                f"{self.npz_path}: record {i}: {err}. Re-extract/re-download that file, or pass "
-                "skip_bad=True to skip it.") from err
-
-    def _read_iuv(self, relname: str, i: int, image_hw: tuple[int, int]) -> np.ndarray:
-        """(3, H, W) float32 IUV image of record ``i`` (see :mod:`decomr.data.iuv_files`)."""
-        path = self.root / relname
-        try:
-            return resize_iuv(load_iuv_png(path), image_hw).numpy()
-        except FileNotFoundError:
-            raise FileNotFoundError(
-                f"{self.npz_path}: record {i}: IUV image {path} is missing; re-run `decomr render-gt "
-                f"{self.name} {self.split} --atlas {self.iuv_atlas}` (it renders only the missing ones), "
-                "or pass skip_bad=True to skip such records.") from None
-        except CorruptDataError as err:
-            what = str(err) if str(path) in str(err) else f"{path}: {err}"
-            raise CorruptDataError(
-                f"{self.npz_path}: record {i}: {what}. Delete it and re-run `decomr render-gt {self.name} "
-                f"{self.split} --atlas {self.iuv_atlas}`, or pass skip_bad=True to skip it.") from err
+            fix = f"Delete it and {render_gt}" if what == "IUV image" else "Re-extract/re-download that file"
+            why = str(err) if str(path) in str(err) else f"{path}: {err}"
+            raise CorruptDataError(f"{self.npz_path}: record {i}: {why}. {fix}, or pass skip_bad=True to skip "
+                                   "it.") from err
 
     def crop_record(self, rec: OfficialRecord, index: int = -1) -> dict:
         """Turn a record into a sample dict (crop to ``res``, normalise keypoints); see module doc."""
@@ -750,25 +718,26 @@ class OfficialDataset(Dataset):
         n = len(self)
         if not -n <= index < n:
             raise IndexError(f"index {index} out of range for {n} records")
-        index = index % n
         for step in range(n):
             j = (index + step) % n
-            if j in self._bad:
-                continue
-            try:
-                return self.crop_record(self.load_record(j), j)
-            except (FileNotFoundError, CorruptDataError) as err:
-                if not self.skip_bad:
-                    raise
-                self._mark_bad(j, err)
+            if j not in self._bad and (rec := self._load_or_skip(j)) is not None:
+                return self.crop_record(rec, j)
         raise CorruptDataError(f"{self.npz_path}: every record's image is missing or corrupt "
                                f"(skipped: {dict(self.skipped)}); check {self.root}")
 
-    def _mark_bad(self, j: int, err: Exception) -> None:
-        reason = "missing_image" if isinstance(err, FileNotFoundError) else "corrupt_image"
-        self._bad.add(j)
-        self.skipped[reason] += 1
-        logger.warning("%s -- skipped (skip_bad=True; %s so far: %d)", err, reason, self.skipped[reason])
+    def _load_or_skip(self, j: int) -> OfficialRecord | None:
+        """:meth:`load_record`; with ``skip_bad`` a bad record is counted, logged, marked and gives None."""
+        try:
+            return self.load_record(j)
+        except (FileNotFoundError, CorruptDataError) as err:
+            if not self.skip_bad:
+                raise
+            if j not in self._bad:
+                reason = "missing_image" if isinstance(err, FileNotFoundError) else "corrupt_image"
+                self._bad.add(j)
+                self.skipped[reason] += 1
+                logger.warning("%s -- skipped (skip_bad=True; %s so far: %d)", err, reason, self.skipped[reason])
+            return None
 
     def verify_images(self) -> int:
         """Decode every image (and LSP mask) now; with ``skip_bad`` drop the bad ones.
@@ -779,16 +748,7 @@ class OfficialDataset(Dataset):
         Raises:
             FileNotFoundError / CorruptDataError: on the first bad record without ``skip_bad``.
         """
-        bad = []
-        for j in range(len(self)):
-            try:
-                self.load_record(j)
-            except (FileNotFoundError, CorruptDataError) as err:
-                if not self.skip_bad:
-                    raise
-                if j not in self._bad:
-                    self._mark_bad(j, err)
-                bad.append(j)
+        bad = [j for j in range(len(self)) if self._load_or_skip(j) is None]
         if bad:
             self._records = np.delete(self._records, bad)
             self._bad = set()

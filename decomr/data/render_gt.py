@@ -364,23 +364,6 @@ def _resolve_atlas(atlas: "str | UVAtlas", bodies: dict[int, object]) -> "UVAtla
     return resolved
 
 
-def _image_size(path: Path) -> tuple[int, int]:
-    """(H, W) from the image header (no decoding)."""
-    try:
-        with Image.open(path) as im:
-            W, H = im.size
-    except FileNotFoundError:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise CorruptDataError(f"cannot read the image header ({err})") from err
-    return int(H), int(W)
-
-
-def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    with atomic_writer(path) as fh:
-        np.savez(fh, **arrays)
-
-
 def render_gt_iuv(dataset_name: str, split: str, atlas: "str | UVAtlas" = "continuous",
                   out_dir: str | Path | None = None, res: int | None = None, skip_existing: bool = True,
                   device: str | torch.device | None = None, batch_size: int = 32, *,
@@ -464,7 +447,8 @@ def render_gt_iuv(dataset_name: str, split: str, atlas: "str | UVAtlas" = "conti
 
     # ---- the npz copy (atomically; the user's file is never touched) ----------------------------
     names = _iuv_names(png_of, {f.record for f in failures}, len(recs.names), ds.root)
-    _save_npz_atomic(out_npz, {**data, "iuv_names": names})
+    with atomic_writer(out_npz) as fh:
+        np.savez(fh, **{**data, "iuv_names": names})
     failures.sort(key=lambda f: f.record)
     summary = RenderGTSummary(
         dataset=dataset_name, split=split, atlas=the_atlas.name, npz_path=out_npz, source_npz=ds.npz_path,
@@ -593,12 +577,14 @@ def _render_chunk(job: _Job, chunk: list[int], pool: ThreadPoolExecutor) -> tupl
     for i in chunk:
         path = job.root / recs.names[i]
         try:
-            sizes[i] = _image_size(path)
+            with Image.open(path) as im:
+                W, H = im.size  # from the header (no decoding)
+            sizes[i] = (int(H), int(W))
         except FileNotFoundError:
             fail(i, "missing_image", f"{path} is missing (its size is needed)")
             continue
-        except CorruptDataError as err:
-            fail(i, "corrupt_image", f"{path}: {err}")
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+            fail(i, "corrupt_image", f"{path}: cannot read the image header ({err})")
             continue
         visible = int((data[recs.kp_key][i, :nk, 2] > 0).sum())
         if visible < job.min_keypoints:

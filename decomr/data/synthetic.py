@@ -109,15 +109,17 @@ from decomr.data.backgrounds import (
     BackgroundParams,
     OccluderParams,
     draw_occluders,
+    map_params,
     pixel_noise,
     render_backgrounds,
     sample_background_params,
     sample_occluder_params,
+    stack_params,
 )
 from decomr.data.batch import Batch
 from decomr.data.crop import PIXELS_PER_SCALE, bbox_to_center_scale
 from decomr.render import PerspectiveCamera, interpolate_vertex_attrs, rasterize, render_iuv, render_parts
-from decomr.render.cameras import fit_weak_perspective as fit
+from decomr.render.cameras import fit_weak_perspective  # re-exported: the least-squares camera of the samples
 from decomr.render.images import vertex_normals
 from decomr.uv import load_atlas
 
@@ -211,9 +213,7 @@ class SyntheticConfig:
     @classmethod
     def quick(cls, **overrides: Any) -> "SyntheticConfig":
         """Small splits for a 2-core CPU (same images; 2,000 / 200 / 200 samples)."""
-        settings: dict[str, Any] = dict(train_size=2_000, val_size=200, test_size=200)
-        settings.update(overrides)
-        return cls(**settings)
+        return cls(**{"train_size": 2_000, "val_size": 200, "test_size": 200, **overrides})
 
     def split_size(self, split: str) -> int:
         """Number of samples of ``split``."""
@@ -257,20 +257,6 @@ def upright_orientation(yaw: Tensor, pitch: Tensor, roll: Tensor) -> Tensor:
     return compose_axis_angle(compose_axis_angle(rx, rz), ry)
 
 
-def fit_weak_perspective(points: Tensor, projected: Tensor) -> Tensor:
-    """Least-squares weak-perspective camera ``argmin sum_i |s (X_i,xy + t) - x_i|^2``
-    (:func:`decomr.render.cameras.fit_weak_perspective`, unweighted).
-
-    Args:
-        points: (B, N, 3) camera-frame points (only x, y are used).
-        projected: (B, N, 2) their normalised image coordinates.
-
-    Returns:
-        (B, 3) ``[s, tx, ty]``.
-    """
-    return fit(points, projected)
-
-
 # --------------------------------------------------------------------------------------------
 # Per-sample parameters
 # --------------------------------------------------------------------------------------------
@@ -309,32 +295,18 @@ class SampleParams:
         return int(self.index.shape[0]) if self.index.dim() else 1
 
     def to(self, device) -> "SampleParams":
-        return _map_tensors(self, lambda t: t.to(device))
+        return map_params(lambda t: t.to(device), self)
 
     def select(self, indices) -> "SampleParams":
         """The samples at ``indices`` (every tensor, nested ones too, indexed on its batch dim)."""
-        return _map_tensors(self, lambda t: t[indices])
-
-
-def _map_tensors(obj, fn):
-    if dataclasses.is_dataclass(obj):
-        return type(obj)(**{f.name: _map_tensors(getattr(obj, f.name), fn) for f in dataclasses.fields(obj)})
-    return fn(obj)
+        return map_params(lambda t: t[indices], self)
 
 
 def collate_params(items: Sequence[SampleParams]) -> SampleParams:
     """Stack per-sample :class:`SampleParams` into a batch (a ``DataLoader`` ``collate_fn``)."""
     if not items:
         raise ValueError("items: expected at least one SampleParams")
-    return _stack_samples(items)
-
-
-def _stack_samples(items: Sequence[Any]):
-    first = items[0]
-    if dataclasses.is_dataclass(first):
-        return type(first)(**{f.name: _stack_samples([getattr(it, f.name) for it in items])
-                              for f in dataclasses.fields(first)})
-    return torch.stack(list(items))
+    return stack_params(items)
 
 
 def sample_params(config: SyntheticConfig, split: str, index: int, body) -> SampleParams:
@@ -398,10 +370,6 @@ def _gaussian_blur(image: Tensor, sigma: Tensor, radius: int = 2) -> Tensor:
     return flat.view(B, C, H, W)
 
 
-def _load_atlas(body, name: str):
-    return load_atlas(body, name)
-
-
 class SyntheticBatchGenerator:
     """Renders whole batches of synthetic samples on one device (CPU or CUDA).
 
@@ -429,12 +397,9 @@ class SyntheticBatchGenerator:
             body = load(config.body)
         self.body_cpu = body if body.template.device.type == "cpu" else copy.deepcopy(body).cpu()
         self.body = self.body_cpu if self.device.type == "cpu" else copy.deepcopy(self.body_cpu).to(self.device)
-        atlases = dict(atlases or {})
         self.atlases = {}
         for key, name in config.atlas_names().items():
-            atlas = atlases.get(name)
-            if atlas is None:
-                atlas = _load_atlas(self.body_cpu, name)
+            atlas = (atlases or {}).get(name) or load_atlas(self.body_cpu, name)
             if atlas.num_faces != self.body_cpu.num_faces:
                 raise ValueError(f"atlases[{name!r}]: {atlas.num_faces} faces, the body has {self.body_cpu.num_faces}")
             self.atlases[key] = atlas
@@ -459,7 +424,7 @@ class SyntheticBatchGenerator:
     def params(self, split: str, indices: Iterable[int]) -> SampleParams:
         """Batched parameters of samples ``indices`` of ``split`` (CPU)."""
         idx = self._check_indices(split, indices)
-        return _stack_samples([sample_params(self.config, split, i, self.body_cpu) for i in idx])
+        return stack_params([sample_params(self.config, split, i, self.body_cpu) for i in idx])
 
     def batch(self, split: str, indices: Iterable[int], augment: AugmentParams | None = None) -> Batch:
         """Render samples ``indices`` of ``split`` (optionally augmented) as one batch.
@@ -550,14 +515,11 @@ class SyntheticBatchGenerator:
         vis = lambda k: (k.abs() <= 1).all(-1, keepdim=True).float()  # noqa: E731
         weak = fit_weak_perspective(verts, raster[..., :2])
 
-        sample: dict[str, Tensor] = {"image": image}
-        for key, corner_uv in self.corner_uv.items():
-            sample[key] = render_iuv(frags_small, corner_uv)
-        sample["parts"] = render_parts(frags_small, self.faces, self.lsp_parts)
-        if cfg.mask_full_res:
-            sample["mask"] = mask.float()
         true = torch.ones(B, dtype=torch.bool, device=dev)
-        sample.update(
+        return Batch(
+            image=image, **{key: render_iuv(frags_small, corner_uv) for key, corner_uv in self.corner_uv.items()},
+            parts=render_parts(frags_small, self.faces, self.lsp_parts),
+            mask=mask.float() if cfg.mask_full_res else None,
             keypoints=torch.cat([keypoints, vis(keypoints)], -1),
             lsp_keypoints=torch.cat([lsp_keypoints, vis(lsp_keypoints)], -1),
             joints3d=joints.float(), lsp_joints3d=lsp.float(), vertices=verts.float(),
@@ -565,7 +527,6 @@ class SyntheticBatchGenerator:
             shape=p.shape.float(), pose=pose.float(), global_orient=global_orient.float(),
             center=center.float(), scale=scale.float(), camera=weak.float(), index=p.index.long(),
         )
-        return Batch(**sample)
 
 
 # --------------------------------------------------------------------------------------------

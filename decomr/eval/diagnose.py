@@ -18,13 +18,18 @@ Notebook 06 shows both; ``python -m decomr.eval.diagnose`` prints them for a con
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import json
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import DataLoader, Subset
+from tqdm.auto import tqdm
 
 from decomr.body import load as load_body
 from decomr.data.batch import Batch, as_batch
@@ -131,8 +136,6 @@ def probe_run(config: Any, steps: int = 200, every: int = 20, val_size: int = 32
     Returns:
         One :class:`ProbeRow` per measurement.
     """
-    from tqdm.auto import tqdm
-
     if config.data.source != "synthetic":
         raise ValueError("config.data.source: probe_run needs synthetic data")
     torch.manual_seed(config.train.seed)
@@ -196,15 +199,12 @@ def constant_prediction_errors(config: Any, num_train: int = 512, num_test: int 
     Returns:
         {"template": metrics, "median": metrics}, metrics in mm (``facing_error`` in degrees).
     """
-    from torch.utils.data import DataLoader, Subset
-
     body = load_body(config.body)
     atlas = load_atlas(body, config.model.atlas)
     sampler = body_sampler(body, atlas, config.model.map_size)  # the model's own Eq. 3 (seam-aware)
     train = SyntheticDataset("train", config=config.synthetic, body=body, atlases={atlas.name: atlas})
-    maps = []
-    for batch in DataLoader(Subset(train, range(num_train)), batch_size=32, collate_fn=Batch.collate):
-        maps.append(sampler.mesh_to_map(batch.vertices))
+    maps = [sampler.mesh_to_map(batch.vertices)
+            for batch in DataLoader(Subset(train, range(num_train)), batch_size=32, collate_fn=Batch.collate)]
     median = torch.cat(maps).median(dim=0).values  # (3, R, R)
     verts = sampler.map_to_mesh(median[None])  # (1, V, 3)
     lsp = body.regress_joints(verts)[1]
@@ -223,9 +223,6 @@ def constant_prediction_errors(config: Any, num_train: int = 512, num_test: int 
 
 
 def _main(argv: list[str] | None = None) -> int:
-    import argparse
-    import json
-
     p = argparse.ArgumentParser(prog="python -m decomr.eval.diagnose", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", "-c", default="quick")
     p.add_argument("--steps", type=int, default=200)
@@ -243,8 +240,6 @@ def _main(argv: list[str] | None = None) -> int:
               f"facing {r.metrics.get('facing_error', math.nan):5.1f} | cam s {r.camera_scale:.2f} (gt "
               f"{r.camera_scale_gt:.2f}) | residual {r.residual_mm:6.1f} mm | BN gap {r.bn_gap_mm:+6.1f} | {shares}")
     if args.out:
-        from pathlib import Path
-
         Path(args.out).write_text(json.dumps({"constant": floors, "rows": [dataclasses.asdict(r) for r in rows]},
                                              indent=1))
     return 0

@@ -29,13 +29,14 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
+from torch.utils.data import DataLoader, Subset
+from tqdm.auto import tqdm
 
 from decomr.body import load as load_body
 from decomr.data.batch import Batch, as_batch
@@ -62,6 +63,7 @@ __all__ = [
     "template_errors",
     "template_baseline",
     "segmentation_from_mesh",
+    "synthetic_test_data",
     "evaluate_checkpoint",
     "evaluate_oracles",
     "write_report",
@@ -98,8 +100,6 @@ def template_baseline(body: Any, data: Any, max_samples: int | None = None, batc
     Returns:
         name -> mean (mm; degrees for ``facing_error``).
     """
-    from torch.utils.data import DataLoader, Subset
-
     n = len(data) if max_samples is None else min(len(data), int(max_samples))
     means = MeanTally()
     for batch in DataLoader(Subset(data, range(n)), batch_size=batch_size, shuffle=False, collate_fn=Batch.collate):
@@ -215,28 +215,25 @@ def write_report(report: EvalReport, out_dir: str | Path) -> tuple[Path, Path]:
 # ------------------------------------------------------------------------------------------------
 # Evaluation of a checkpoint
 # ------------------------------------------------------------------------------------------------
+def synthetic_test_data(loaded: Any, size: int | None = None) -> Any:
+    """The synthetic test split of a ``LoadedModel``'s config, ``size`` samples (default: its ``test_size``)."""
+    data = replace(loaded.config.data, source="synthetic")
+    if size is not None:
+        data = replace(data, synthetic=replace(data.synthetic, test_size=int(size)))
+    return build_test_dataset(loaded.config.replace(data=data), loaded.body, loaded.atlas, split="test")
+
+
+#: The official evaluation sets: name -> (dataset folder, split).
+_OFFICIAL_SPLITS = {"h36m-p1": ("h36m", "valid_p1"), "h36m-p2": ("h36m", "valid_p2"), "surreal": ("surreal", "val"),
+                    "lsp": ("lsp", "test"), "3dpw": ("3dpw", "test")}
+
+
 def _dataset_for(name: str, loaded: Any, root: str | Path | None, synthetic_size: int | None):
-    res = loaded.config.model.img_size
-    folder = lambda ds: (Path(root) / ds) if root is not None else None  # noqa: E731
     if name == "synthetic":
-        config = loaded.config
-        if synthetic_size is not None:
-            import dataclasses
-
-            syn = dataclasses.replace(config.data.synthetic, test_size=int(synthetic_size))
-            config = config.replace(data=dataclasses.replace(config.data, source="synthetic", synthetic=syn))
-        else:
-            import dataclasses
-
-            config = config.replace(data=dataclasses.replace(config.data, source="synthetic"))
-        return build_test_dataset(config, loaded.body, loaded.atlas, split="test")
-    if name in ("h36m-p1", "h36m-p2"):
-        return OfficialDataset("h36m", "valid_p1" if name == "h36m-p1" else "valid_p2", root=folder("h36m"), res=res)
-    if name == "surreal":
-        return OfficialDataset("surreal", "val", root=folder("surreal"), res=res)
-    if name == "lsp":
-        return OfficialDataset("lsp", "test", root=folder("lsp"), res=res)
-    return OfficialDataset("3dpw", "test", root=folder("3dpw"), res=res)
+        return synthetic_test_data(loaded, synthetic_size)
+    folder, split = _OFFICIAL_SPLITS[name]
+    return OfficialDataset(folder, split, root=Path(root) / folder if root is not None else None,
+                           res=loaded.config.model.img_size)
 
 
 def _smpl_bodies(loaded: Any, notes: list[str]) -> dict[int, Any] | None:
@@ -349,9 +346,6 @@ def _evaluate(checkpoint: str | Path, dataset: str, link_sets: list[tuple[str, .
               batch_size: int, device: str | torch.device, max_samples: int | None, root: str | Path | None,
               synthetic_size: int | None, num_workers: int, progress: bool, write: bool) -> list[EvalReport]:
     """The evaluation loop behind :func:`evaluate_checkpoint` and :func:`evaluate_oracles`."""
-    from torch.utils.data import DataLoader, Subset
-    from tqdm.auto import tqdm
-
     if dataset not in EVAL_DATASETS:
         raise ValueError(f"dataset: expected one of {EVAL_DATASETS}, got {dataset!r}")
     for links in link_sets:
@@ -385,6 +379,12 @@ def _evaluate(checkpoint: str | Path, dataset: str, link_sets: list[tuple[str, .
         notes.append(f"the model predicts {loaded.body.name} meshes; {dataset}'s ground truth is SMPL: "
                      "per-vertex errors need a model trained with body=smpl")
 
+    def add_joint_errors(means: MeanTally, pred_verts: torch.Tensor, gt_of: Any, valid: torch.Tensor) -> None:
+        for conv in conventions:  # gt_of: convention -> GT joints
+            err = joint_errors(predicted_eval_joints(pred_verts, conv, body=body, h36m_regressor=h36m_reg), gt_of(conv))
+            means.add(f"{conv}/mpjpe", _nan_where(err.mpjpe * _MM, valid))
+            means.add(f"{conv}/pa_mpjpe", _nan_where(err.pa_mpjpe.float() * _MM, valid))
+
     def update(out: Any, batch: Batch, tally: _Tally) -> None:
         means, fb, parts = tally.means, tally.fb, tally.parts
         if dataset == "synthetic":
@@ -401,14 +401,8 @@ def _evaluate(checkpoint: str | Path, dataset: str, link_sets: list[tuple[str, .
         if stage != "full":
             return
         if dataset.startswith("h36m"):
-            gt24 = batch.joints3d.float()
-            valid = batch.has_3d.bool()
-            for conv in conventions:
-                pred = predicted_eval_joints(out.vertices, conv, body=body, h36m_regressor=h36m_reg)
-                gt = gt_eval_joints_from_j24(gt24, conv)
-                err = joint_errors(pred, gt)
-                means.add(f"{conv}/mpjpe", _nan_where(err.mpjpe * _MM, valid))
-                means.add(f"{conv}/pa_mpjpe", _nan_where(err.pa_mpjpe.float() * _MM, valid))
+            add_joint_errors(means, out.vertices, lambda conv: gt_eval_joints_from_j24(batch.joints3d.float(), conv),
+                             batch.has_3d.bool())
         elif dataset in ("surreal", "3dpw"):
             if bodies is None or loaded.body.name != "smpl":
                 return
@@ -419,11 +413,8 @@ def _evaluate(checkpoint: str | Path, dataset: str, link_sets: list[tuple[str, .
                 pve = per_vertex_error(out.vertices, gt_verts, "hips", out.lsp_joints, gt_lsp)
                 means.add("pve", _nan_where(pve * _MM, valid))
             else:
-                for conv in conventions:
-                    err = joint_errors(predicted_eval_joints(out.vertices, conv, body=body, h36m_regressor=h36m_reg),
-                                       predicted_eval_joints(gt_verts, conv, body=body, h36m_regressor=h36m_reg))
-                    means.add(f"{conv}/mpjpe", _nan_where(err.mpjpe * _MM, valid))
-                    means.add(f"{conv}/pa_mpjpe", _nan_where(err.pa_mpjpe.float() * _MM, valid))
+                add_joint_errors(means, out.vertices, lambda conv: predicted_eval_joints(
+                    gt_verts, conv, body=body, h36m_regressor=h36m_reg), valid)
         elif dataset == "lsp":
             _lsp_update(out, batch, data, body, fb, parts, loaded.config.model.img_size)
 
@@ -525,10 +516,7 @@ def _lsp_update(out: Any, batch: Batch, data: Any, body: Any, fb: SegmentationCo
     mask, labels = segmentation_from_mesh(out.vertices, out.camera, body, res)
     for i in range(mask.shape[0]):
         seg = base.load_segmentation(int(batch.index[i]))  # original resolution
-        gt_mask, gt_parts = seg.mask, seg.parts
-        shape = tuple(gt_mask.shape)
         center, scale = batch.center[i].double().cpu(), batch.scale[i].double().cpu()
-        pred_mask = uncrop_image(mask[i:i + 1].cpu(), center, scale, shape)[0]
-        pred_parts = uncrop_image(labels[i:i + 1].cpu(), center, scale, shape)[0]
-        fb.update(pred_mask.long(), gt_mask)
-        parts.update(pred_parts.long(), gt_parts)
+        pred = uncrop_image(torch.stack([mask[i], labels[i]]).cpu(), center, scale, tuple(seg.mask.shape))  # (2, H, W)
+        fb.update(pred[0].long(), seg.mask)
+        parts.update(pred[1].long(), seg.parts)

@@ -162,9 +162,7 @@ class SegmentationCounter:
 
     def mean_f1(self) -> float:
         """Mean F1 over the classes (background included) that occur in gt or prediction."""
-        f1 = self.f1_per_class()
-        f1 = f1[~torch.isnan(f1)]
-        return float(f1.mean()) if f1.numel() else float("nan")
+        return float(self.f1_per_class().nanmean())  # NaN when no class occurs
 
     def result(self, ignored: Literal["background", "exclude"] = "background") -> SegmentationScores:
         """All scores as a :class:`SegmentationScores`."""

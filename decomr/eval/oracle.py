@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from decomr.data.batch import Batch
 from decomr.eval.evaluate import evaluate_oracles, oracle_for_batch
 from decomr.train.checkpoint import load_model
@@ -124,8 +126,6 @@ def oracle_outputs(checkpoint: str | Path, indices: Any = range(4),
         (the images' :class:`~decomr.data.batch.Batch`, {label: float32 DecoMROutput}, the loaded
         model: ``.body``, ``.config``, ...).
     """
-    import torch
-
     loaded = load_model(checkpoint)
     data = build_test_dataset(loaded.config, loaded.body, loaded.atlas, split="test")
     batch = Batch.collate([data[int(i)] for i in indices])

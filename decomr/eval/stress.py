@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+from tqdm.auto import tqdm
 
 from decomr.data.synthetic import SyntheticBatchGenerator, upright_orientation
 from decomr.paths import atomic_write_bytes
@@ -42,17 +43,15 @@ from decomr.train.loop import _float_output
 
 __all__ = ["SWEEP_FACTORS", "SweepResult", "stress_sweep", "sweep_values", "write_sweep"]
 
+_PHENOTYPES = ("height", "weight", "age")
 #: factor -> (default values, x-axis label).
 SWEEP_FACTORS: dict[str, tuple[tuple[float, ...], str]] = {
     "yaw": (tuple(float(v) for v in range(-180, 181, 30)), "yaw (degrees; 0 = facing the camera)"),
     "elevation": ((-40.0, -30.0, -20.0, -10.0, 0.0, 10.0, 20.0, 30.0, 40.0), "camera elevation (degrees)"),
     "pose": ((0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5), "pose scale (0 = rest pose, 1 = as sampled)"),
     "occlusion": ((0.0, 0.1, 0.2, 0.3, 0.4, 0.5), "occluder half side (crop units; the crop spans 2)"),
-    "height": ((0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "Anny height phenotype"),
-    "weight": ((0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "Anny weight phenotype"),
-    "age": ((0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "Anny age phenotype"),
+    **{f: ((0.0, 0.2, 0.4, 0.6, 0.8, 1.0), f"Anny {f} phenotype") for f in _PHENOTYPES},
 }
-_PHENOTYPES = ("height", "weight", "age")
 _METRICS = ("mpjpe", "pa_mpjpe", "pve", "facing_error")
 _BODY_DENSITY = 985.0  # kg / m^3, for the BMI of a mesh
 
@@ -138,7 +137,7 @@ def _override(params: Any, factor: str, value: float, body: Any, generator: torc
 
 def _measure(factor: str, body: Any, params: Any) -> float | None:
     """Mean standing height (m) or BMI of the bodies at this value (phenotype sweeps only)."""
-    if factor not in ("height", "weight", "age"):
+    if factor not in _PHENOTYPES:
         return None
     with torch.no_grad():
         v = body(shape=params.shape).vertices  # (B, V, 3) rest pose
@@ -171,8 +170,6 @@ def stress_sweep(checkpoint: str | Path, factor: str, values: Sequence[float] | 
     Raises:
         ValueError: unknown factor, empty values, a checkpoint trained on official data.
     """
-    from tqdm.auto import tqdm
-
     values = tuple(float(v) for v in (sweep_values(factor) if values is None else values))
     if not values:
         raise ValueError("values: expected at least one value")
@@ -188,9 +185,7 @@ def stress_sweep(checkpoint: str | Path, factor: str, values: Sequence[float] | 
     model = loaded.model.eval()
     base = gen.params("test", range(num_samples))
     label = SWEEP_FACTORS[factor][1]
-    model_rows: dict[str, list[float]] = {k: [] for k in _METRICS}
-    template_rows: dict[str, list[float]] = {k: [] for k in _METRICS}
-    spread: dict[str, list[float]] = {k: [] for k in _METRICS}
+    rows: dict[str, dict[str, list[float]]] = {r: {k: [] for k in _METRICS} for r in ("model", "template", "spread")}
     measured: list[float] = []
     for value in tqdm(values, disable=not progress, desc=f"sweep {factor}"):
         g = torch.Generator().manual_seed(seed)  # the same draws at every value
@@ -198,27 +193,21 @@ def stress_sweep(checkpoint: str | Path, factor: str, values: Sequence[float] | 
         m = _measure(factor, gen.body_cpu, params)
         if m is not None:
             measured.append(m)
-        per_model: dict[str, list[torch.Tensor]] = {k: [] for k in _METRICS}
-        per_template: dict[str, list[torch.Tensor]] = {k: [] for k in _METRICS}
+        errs = []  # per batch: (the model's errors, the template body's)
         for start in range(0, num_samples, batch_size):
-            idx = list(range(start, min(start + batch_size, num_samples)))
-            batch = gen.render(params.select(idx))
+            batch = gen.render(params.select(list(range(start, min(start + batch_size, num_samples)))))
             with torch.no_grad():
                 out = _float_output(model(batch.image))
-            errs, temp = batch_errors(out, batch), template_errors(loaded.body, batch)
-            for k in _METRICS:
-                per_model[k].append(errs[k].float().cpu())
-                per_template[k].append(temp[k].float().cpu())
+            errs.append((batch_errors(out, batch), template_errors(loaded.body, batch)))
         for k in _METRICS:
-            x = torch.cat(per_model[k])
-            model_rows[k].append(float(x.mean()))
-            spread[k].append(float(x.std() / math.sqrt(len(x))) if len(x) > 1 else 0.0)
-            template_rows[k].append(float(torch.cat(per_template[k]).mean()))
+            x, t = (torch.cat([e[j][k].float().cpu() for e in errs]) for j in (0, 1))  # (num_samples,) each
+            rows["model"][k].append(float(x.mean()))
+            rows["spread"][k].append(float(x.std() / math.sqrt(len(x))) if len(x) > 1 else 0.0)
+            rows["template"][k].append(float(t.mean()))
     measured_label = {"height": "standing height (m)", "weight": "BMI (kg/m², from the mesh volume)",
                       "age": "standing height (m)"}.get(factor, "")
-    return SweepResult(factor=factor, values=list(values), label=label, num_samples=num_samples, model=model_rows,
-                       template=template_rows, spread=spread, measured=measured, measured_label=measured_label,
-                       checkpoint=str(loaded.path))
+    return SweepResult(factor=factor, values=list(values), label=label, num_samples=num_samples, **rows,
+                       measured=measured, measured_label=measured_label, checkpoint=str(loaded.path))
 
 
 def write_sweep(result: SweepResult, out_dir: str | Path) -> Path:

@@ -20,21 +20,22 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
+import matplotlib.pyplot as plt
 import torch
 
 from decomr.body.base import axis_angle_to_matrix
 from decomr.body.joints import LSP_JOINT_NAMES
 from decomr.data.batch import Batch
 from decomr.data.synthetic import sample_params
+from decomr.eval.evaluate import synthetic_test_data
 from decomr.eval.metrics import pa_mpjpe
 from decomr.experiments.table5_grid import RESULT_FILE, CellSpec, table5_run_root
 from decomr.paths import atomic_write_bytes, figures_dir as default_figures
-from decomr.train import build_test_dataset, load_model
+from decomr.train import load_model
 from decomr.train.errors import batch_errors
 from decomr.uv import load_atlas
 from decomr.uv.maps import camera_frame_vertices
@@ -95,18 +96,15 @@ class PerSampleErrors:
     mask_logits: torch.Tensor
 
 
-def _test_data(loaded: Any, size: int) -> Any:
-    """The synthetic test split of a loaded model's config, with at least ``size`` samples."""
-    import dataclasses
-
-    config = loaded.config
-    syn = dataclasses.replace(config.data.synthetic, test_size=max(size, 1))
-    config = config.replace(data=dataclasses.replace(config.data, source="synthetic", synthetic=syn))
-    return build_test_dataset(config, loaded.body, loaded.atlas, split="test")
-
-
 def _collate(data: Any, indices: Sequence[int]) -> Batch:
     return Batch.collate([data[int(i)] for i in indices])
+
+
+def _pool(loaded: Any, pool: int) -> tuple[Any, list[int], Batch]:
+    """The first ``pool`` synthetic test images of a loaded model's config: (dataset, indices, GT batch)."""
+    data = synthetic_test_data(loaded, max(pool, 1))
+    indices = list(range(min(pool, len(data))))
+    return data, indices, _collate(data, indices)
 
 
 @torch.no_grad()
@@ -125,19 +123,15 @@ def per_sample_errors(loaded: Any, indices: Sequence[int], batch_size: int = 16,
     indices = [int(i) for i in indices]
     if not indices:
         raise ValueError("indices: expected at least one test index")
-    data = data if data is not None else _test_data(loaded, max(indices) + 1)
+    data = data if data is not None else synthetic_test_data(loaded, max(indices) + 1)
     device = next(loaded.model.parameters()).device
-    parts: dict[str, list[torch.Tensor]] = {k: [] for k in ("mpjpe", "pa_mpjpe", "pve", "mask_iou", "vertices",
-                                                            "camera", "lsp_joints", "uv", "mask_logits")}
+    parts: dict[str, list[torch.Tensor]] = {f.name: [] for f in fields(PerSampleErrors) if f.name != "indices"}
     for start in range(0, len(indices), batch_size):
-        batch = _collate(data, indices[start:start + batch_size])
-        batch = batch.to(device)
+        batch = _collate(data, indices[start:start + batch_size]).to(device)
         out = loaded.model(batch.image)
-        errs = batch_errors(out, batch)
-        for k in ("mpjpe", "pa_mpjpe", "pve", "mask_iou"):
-            parts[k].append(errs[k].float().cpu())
-        for k in ("vertices", "camera", "lsp_joints", "uv", "mask_logits"):
-            parts[k].append(getattr(out, k).float().cpu())
+        errs = batch_errors(out, batch)  # the errors; the rest are the model's outputs
+        for k, values in parts.items():
+            values.append((errs[k] if k in errs else getattr(out, k)).float().cpu())
     return PerSampleErrors(indices=torch.tensor(indices), **{k: torch.cat(v) for k, v in parts.items()})
 
 
@@ -213,10 +207,13 @@ def border_errors(pred: torch.Tensor, gt: torch.Tensor, faces: torch.Tensor, bor
     return {"border_mm": b, "interior_mm": i, "ratio": b / i if i > 0 else math.nan}
 
 
-def _seam_dots(ax: Any, vertices: torch.Tensor, seams: torch.Tensor) -> None:
-    """Mark seam vertices on a camera-view mesh plot (tiny dots; back-side ones too)."""
-    p = project(vertices[seams].detach().cpu().numpy(), "front", "camera")
-    ax.scatter(p[:, 0], p[:, 1], s=0.4, c="black", alpha=0.5, linewidths=0, zorder=3)
+def _zooms(axes: Sequence[Any], vertices: torch.Tensor, lsp_joints: torch.Tensor, faces: torch.Tensor,
+           seams: torch.Tensor, **colors: Any) -> None:
+    """Camera-view zooms on hands and feet (:data:`_ZOOMS`), seam vertices as tiny dots (back-side ones too)."""
+    dots = project(vertices[seams].detach().cpu().numpy(), "front", "camera")
+    for ax, (label, joint_index) in zip(axes, _ZOOMS):
+        plot_mesh_zoom(ax, vertices, faces, lsp_joints[joint_index], 0.16, title=label, **colors)
+        ax.scatter(dots[:, 0], dots[:, 1], s=0.4, c="black", alpha=0.5, linewidths=0, zorder=3)
 
 
 @dataclass
@@ -248,8 +245,12 @@ class ContinuityResult:
         return asdict(self)
 
 
-def _mesh_overlay(image: torch.Tensor, vertices: torch.Tensor, camera: torch.Tensor, faces: torch.Tensor) -> np.ndarray:
-    return mesh_overlay(image, vertices, camera, faces)
+def _finish(fig: Any, title: str, name: str | None, folder: str | Path | None) -> None:
+    """Title and lay out a figure; save it as ``<folder>/<name>.png`` unless ``name`` is None."""
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    if name:
+        save_figure(fig, name, folder=folder)
 
 
 def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | None = None,
@@ -272,8 +273,6 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
     Returns:
         (matplotlib Figure, :class:`ContinuityResult`).
     """
-    import matplotlib.pyplot as plt
-
     models = {"continuous": load_model(continuous), "default": load_model(default)}
     for atlas, m in models.items():
         if m.config.model.atlas != atlas:
@@ -283,9 +282,7 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
     border = border_vertices(load_atlas(body, "default"))
     border_only = border_vertices(load_atlas(body, "default"), rings=0)  # the seams themselves (dots)
     own_seam = border_vertices(load_atlas(body, "continuous"))  # the continuous map's single cut, one ring grown
-    data = _test_data(models["continuous"], pool)
-    indices = list(range(min(pool, len(data))))
-    gt = _collate(data, indices)
+    data, indices, gt = _pool(models["continuous"], pool)
     preds = {a: per_sample_errors(m, indices, batch_size, data) for a, m in models.items()}
     errors, seam, per_image, joint = {}, {}, {}, {}
     for atlas, p in preds.items():
@@ -314,19 +311,14 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
         ax = axes[row]
         ax[0].imshow(iuv_rgb(torch.cat([(p.mask_logits[index] > 0).float(), p.uv[index]])))
         ax[0].set_title(f"{atlas}: predicted IUV", fontsize=8)
-        ax[1].imshow(_mesh_overlay(image, p.vertices[index], p.camera[index], faces))
+        ax[1].imshow(mesh_overlay(image, p.vertices[index], p.camera[index], faces))
         ax[1].set_title("mesh on the image", fontsize=8)
         plot_mesh(ax[2], p.vertices[index], faces, lap_all[atlas].numpy(), view="front", frame="camera",
                   cmap="magma", vmin=0.0, vmax=vmax)
         ax[2].set_title(f"local shape error (0-{vmax:.0f} mm)", fontsize=8)
-        for k, (label, joint_index) in enumerate(_ZOOMS):
-            center = p.lsp_joints[index, joint_index]
-            plot_mesh_zoom(ax[3 + k], p.vertices[index], faces, center, 0.16, colors=lap_all[atlas].numpy(),
-                           cmap="magma", vmin=0.0, vmax=vmax, title=label)
-            _seam_dots(ax[3 + k], p.vertices[index], border_only)
-        for a in ax[:2]:
-            a.set_xticks([])
-            a.set_yticks([])
+        _zooms(ax[3:], p.vertices[index], p.lsp_joints[index], faces, border_only, colors=lap_all[atlas].numpy(),
+               cmap="magma", vmin=0.0, vmax=vmax)
+        plt.setp(ax[:2], xticks=[], yticks=[])
         e = errors[atlas]
         ax[0].set_ylabel(f"{atlas} UV map\n{result.pool} images: borders {e['border_mm']:.1f} mm,\n"
                          f"elsewhere {e['interior_mm']:.1f} mm;\ncontinuous seam {seam[atlas]['border_mm']:.1f} mm",
@@ -338,19 +330,11 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
     ax[1].set_title("input image", fontsize=8)
     plot_mesh(ax[2], gt.vertices[index], faces, None, view="front", frame="camera")
     ax[2].set_title("ground-truth mesh", fontsize=8)
-    gt_lsp = gt.lsp_joints3d[index]
-    for k, (label, joint_index) in enumerate(_ZOOMS):
-        plot_mesh_zoom(ax[3 + k], gt.vertices[index], faces, gt_lsp[joint_index], 0.16, title=label)
-        _seam_dots(ax[3 + k], gt.vertices[index], border_only)
-    for a in ax[:2]:
-        a.set_xticks([])
-        a.set_yticks([])
+    _zooms(ax[3:], gt.vertices[index], gt.lsp_joints3d[index], faces, border_only)
+    plt.setp(ax[:2], xticks=[], yticks=[])
     ax[0].set_ylabel("ground truth", fontsize=9)
-    fig.suptitle(f"Figure 7 counterpart: test image {index}; colour = local shape error (Laplacian, same scale in "
-                 "both rows); black dots = the default atlas' chart borders", fontsize=9)
-    fig.tight_layout()
-    if name:
-        save_figure(fig, name, folder=folder)
+    _finish(fig, f"Figure 7 counterpart: test image {index}; colour = local shape error (Laplacian, same scale in "
+            "both rows); black dots = the default atlas' chart borders", name, folder)
     return fig, result
 
 
@@ -365,12 +349,10 @@ def _rows(fig_axes: Any, gt: Batch, pred: PerSampleErrors, rows: Sequence[int], 
         ax = axes[r]
         ax[0].imshow(gt.image[i].permute(1, 2, 0).clamp(0, 1).numpy())
         ax[1].imshow(iuv_rgb(torch.cat([(pred.mask_logits[i] > 0).float(), pred.uv[i]])))
-        ax[2].imshow(_mesh_overlay(gt.image[i], pred.vertices[i], pred.camera[i], faces))
+        ax[2].imshow(mesh_overlay(gt.image[i], pred.vertices[i], pred.camera[i], faces))
         plot_mesh(ax[3], gt.vertices[i], faces, "#bdbdbd", view="right", frame="camera", alpha=0.35)
         plot_mesh(ax[3], pred.vertices[i], faces, "#8fb3de", view="right", frame="camera")
-        for a in ax[:3]:
-            a.set_xticks([])
-            a.set_yticks([])
+        plt.setp(ax[:3], xticks=[], yticks=[])
         if titles is not None:
             ax[0].set_ylabel(titles[r], fontsize=7)
         if r == 0:
@@ -391,20 +373,15 @@ def fig8_qualitative(checkpoint: Any, indices: Sequence[int] = (0, 1, 2, 3), bat
     Returns:
         matplotlib ``Figure``.
     """
-    import matplotlib.pyplot as plt
-
     loaded = checkpoint if hasattr(checkpoint, "model") else load_model(checkpoint)
-    data = _test_data(loaded, max(indices) + 1)
+    data = synthetic_test_data(loaded, max(indices) + 1)
     pred = per_sample_errors(loaded, indices, batch_size, data)
     gt = _collate(data, indices)
     titles = [f"test {i}: MPJPE {pred.mpjpe[r]:.0f}\nPA {pred.pa_mpjpe[r]:.0f} mm" for r, i in enumerate(indices)]
     fig, axes = plt.subplots(len(indices), 4, figsize=(8.4, 2.2 * len(indices)), squeeze=False)
     _rows(axes, gt, pred, range(len(indices)), loaded.body.faces, titles)
-    fig.suptitle(f"Figure 8 counterpart: {loaded.config.model.atlas} UV map, LNet input "
-                 f"{loaded.config.model.lnet_input}, step {loaded.step}", fontsize=9)
-    fig.tight_layout()
-    if name:
-        save_figure(fig, name, folder=folder)
+    _finish(fig, f"Figure 8 counterpart: {loaded.config.model.atlas} UV map, LNet input "
+            f"{loaded.config.model.lnet_input}, step {loaded.step}", name, folder)
     return fig
 
 
@@ -452,14 +429,11 @@ def sample_attributes(data: Any, indices: Sequence[int], gt: Batch | None = None
     template = body.regress_joints(camera_frame_vertices(body))[1]  # (1, 14, 3) the rest pose
     lsp = gt.lsp_joints3d.float()
     pose_mm = pa_mpjpe(template.expand(lsp.shape[0], -1, -1).to(lsp), lsp) * _MM  # how far from the rest pose
-    occluded, blur = [], []
-    for i in indices:
-        params = sample_params(base.config, "test", int(i), base._body)
-        occluded.append(float(params.occluders.boxes[..., 4].sum() > 0))
-        blur.append(float(params.blur.reshape(-1)[0]))
-    truncated = (gt.lsp_keypoints[..., 2] < 0.5).float().sum(-1)
+    params = [sample_params(base.config, "test", int(i), base._body) for i in indices]  # what each image was drawn from
     return {"yaw_deg": yaw, "back_facing": (yaw > 90).float(), "pose_from_rest_mm": pose_mm.float(),
-            "occluded": torch.tensor(occluded), "truncated_joints": truncated, "blur_px": torch.tensor(blur)}
+            "occluded": torch.tensor([float(p.occluders.boxes[..., 4].sum() > 0) for p in params]),
+            "truncated_joints": (gt.lsp_keypoints[..., 2] < 0.5).float().sum(-1),
+            "blur_px": torch.tensor([float(p.blur.reshape(-1)[0]) for p in params])}
 
 
 def fig9_failures(checkpoint: Any, pool: int = 64, n: int = 4, worst: int | None = None, batch_size: int = 16,
@@ -476,34 +450,26 @@ def fig9_failures(checkpoint: Any, pool: int = 64, n: int = 4, worst: int | None
     Returns:
         (matplotlib Figure, :class:`FailureAnalysis`).
     """
-    import matplotlib.pyplot as plt
-
     loaded = checkpoint if hasattr(checkpoint, "model") else load_model(checkpoint)
-    data = _test_data(loaded, pool)
-    indices = list(range(min(pool, len(data))))
+    data, indices, gt = _pool(loaded, pool)
     pred = per_sample_errors(loaded, indices, batch_size, data)
-    gt = _collate(data, indices)
     attrs = sample_attributes(data, indices, gt)
     attrs["cnet_mask_iou"] = pred.mask_iou
     attrs["mpjpe"], attrs["pa_mpjpe"] = pred.mpjpe, pred.pa_mpjpe
     worst = worst or max(n, len(indices) // 8)
     order = torch.argsort(torch.nan_to_num(pred.mpjpe, nan=-1.0), descending=True)
-    bad = order[:worst]
+    rows = [int(i) for i in order[:n]]  # the images drawn
     analysis = FailureAnalysis(
-        pool=len(indices), worst=worst, shown=[int(i) for i in order[:n]],
-        worst_mean={k: float(v[bad].float().mean()) for k, v in attrs.items()},
+        pool=len(indices), worst=worst, shown=rows,
+        worst_mean={k: float(v[order[:worst]].float().mean()) for k, v in attrs.items()},
         pool_mean={k: float(v.float().mean()) for k, v in attrs.items()},
-        rows=[{k: float(v[i]) for k, v in attrs.items()} | {"index": int(i)} for i in order[:n]])
-    rows = [int(i) for i in order[:n]]
+        rows=[{k: float(v[i]) for k, v in attrs.items()} | {"index": i} for i in rows])
     titles = [f"test {i}: MPJPE {pred.mpjpe[i]:.0f}, PA {pred.pa_mpjpe[i]:.0f}\nyaw {attrs['yaw_deg'][i]:.0f}°, "
               f"{'occluded' if attrs['occluded'][i] else 'no occluder'}, IoU {pred.mask_iou[i]:.2f}" for i in rows]
     fig, axes = plt.subplots(n, 4, figsize=(8.4, 2.3 * n), squeeze=False)
     _rows(axes, gt, pred, rows, loaded.body.faces, titles)
-    fig.suptitle(f"Figure 9 counterpart: the {n} worst of {len(indices)} test images by MPJPE "
-                 f"({loaded.config.model.atlas} UV map, {loaded.config.model.lnet_input})", fontsize=9)
-    fig.tight_layout()
-    if name:
-        save_figure(fig, name, folder=folder)
+    _finish(fig, f"Figure 9 counterpart: the {n} worst of {len(indices)} test images by MPJPE "
+            f"({loaded.config.model.atlas} UV map, {loaded.config.model.lnet_input})", name, folder)
     return fig, analysis
 
 
@@ -515,12 +481,9 @@ def make_model_figures(checkpoint: Any, figures_dir: str | Path | None = None, p
     ``fig9_failures.png`` and the failure statistics ``fig9_failures.json`` in ``figures_dir``
     (default ``figures/``). Figure 7 compares two models:
     see :func:`make_figures`."""
-    import matplotlib.pyplot as plt
-
     folder = Path(figures_dir) if figures_dir is not None else default_figures()
     loaded = load_model(checkpoint)
-    fig = fig8_qualitative(loaded, folder=folder)
-    plt.close(fig)
+    plt.close(fig8_qualitative(loaded, folder=folder))
     fig, analysis = fig9_failures(loaded, pool=pool, folder=folder)
     plt.close(fig)
     stats = folder / "fig9_failures.json"  # what the failures have in common, for the report
@@ -540,8 +503,6 @@ def make_figures(budget: str = "cpu", seed: int = 0, out_dir: str | Path | None 
     Raises:
         FileNotFoundError: the grid has no finished ``local+global`` run of both atlases for ``seed``.
     """
-    import matplotlib.pyplot as plt
-
     root = Path(out_dir) if out_dir is not None else table5_run_root(budget)
     runs = {a: root / CellSpec(a, "local+global", seed).folder for a in ("continuous", "default")}
     missing = [str(p) for p in runs.values() if not (p / RESULT_FILE).exists()]
@@ -552,8 +513,7 @@ def make_figures(budget: str = "cpu", seed: int = 0, out_dir: str | Path | None 
     ckpt = {a: p / "last.pt" for a, p in runs.items()}
     fig, continuity = fig7_continuity(ckpt["continuous"], ckpt["default"], pool=pool, folder=folder)
     plt.close(fig)
-    fig = fig8_qualitative(ckpt["continuous"], folder=folder)
-    plt.close(fig)
+    plt.close(fig8_qualitative(ckpt["continuous"], folder=folder))
     fig, failures = fig9_failures(ckpt["continuous"], pool=pool, folder=folder)
     plt.close(fig)
     stats = {"budget": str(budget), "seed": seed, "fig7": continuity.to_dict(), "fig9": asdict(failures)}

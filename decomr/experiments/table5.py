@@ -43,7 +43,9 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+import torch
 import yaml
+from tqdm.auto import tqdm
 
 from decomr.eval.evaluate import evaluate_checkpoint
 from decomr.eval.paper import PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS, PaperRow
@@ -119,8 +121,6 @@ def _same_experiment(run_dir: Path, config: Any) -> bool:
 
 @contextlib.contextmanager
 def _threads(n: int) -> Iterator[None]:
-    import torch
-
     before = torch.get_num_threads()
     if n:
         torch.set_num_threads(n)
@@ -182,10 +182,9 @@ def run_cell(budget: str | Budget, spec: CellSpec, root: str | Path | None = Non
         return CellResult(spec, "interrupted", run_dir=run_dir, step=out.step, total_steps=out.total_steps,
                           train_seconds=train_seconds)
     start = time.perf_counter()
-    device = b.device
     with _threads(config.train.cpu_threads):
         report = evaluate_checkpoint(run_dir / "last.pt", "synthetic", out_dir=run_dir / "eval",
-                                     batch_size=b.eval_batch_size, device=device, synthetic_size=b.test_size,
+                                     batch_size=b.eval_batch_size, device=b.device, synthetic_size=b.test_size,
                                      num_workers=b.eval_workers)
     eval_seconds = time.perf_counter() - start
     payload = {"record": record, "spec": dataclasses.asdict(spec), "metrics": report.metrics, "step": out.step,
@@ -232,9 +231,6 @@ def run_table5(budget: str | Budget = "quick", seeds: Sequence[int] | None = Non
         ValueError: unknown budget, atlas or input.
         RuntimeError: the ``gpu`` budget without CUDA.
     """
-    import torch
-    from tqdm.auto import tqdm
-
     b = get_budget(budget)
     if b.device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"budget {b.name!r} trains on CUDA, which is not available here; use budget 'cpu'")

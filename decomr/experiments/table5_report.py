@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+import matplotlib.pyplot as plt
+
 from decomr.body import load as load_body
 from decomr.eval.evaluate import template_baseline
 from decomr.eval.paper import PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS
@@ -35,6 +37,7 @@ from decomr.paths import REPO_ROOT, atomic_write_bytes
 from decomr.train import build_test_dataset
 from decomr.uv import load_atlas
 from decomr.uv.roundtrip import round_trip_errors
+from decomr.viz.body_plots import save_figure
 from decomr.viz.experiment_plots import plot_table5
 
 __all__ = [
@@ -52,7 +55,6 @@ __all__ = [
 #: Our metrics in the table (lower is better, mm): MPJPE and PA-MPJPE (14 LSP joints, hip root), per-vertex error.
 METRICS: tuple[str, ...] = ("mpjpe", "pa_mpjpe", "pve")
 METRIC_LABELS = {"mpjpe": "MPJPE", "pa_mpjpe": "PA-MPJPE", "pve": "per-vertex error"}
-_ATLAS_LABEL = {"default": "default (Anny's own, 9 charts)", "continuous": "continuous (ours)"}
 _PAPER_ATLAS_LABEL = {"default": "SMPL default", "continuous": "continuous"}
 _INPUT_LABEL = {"global": "F_G", "local": "F_L", "local+global": "F_G + F_L", "pixels+global": "F_G + raw pixels"}
 
@@ -140,12 +142,9 @@ def check_orderings(values: Mapping[tuple[str, str], float], tolerance: float = 
     L = _INPUT_LABEL
     out = [ordering("local_beats_global", [
         check(f"{a}: F_L < F_G", get(a, "local"), get(a, "global")) for a in TABLE5_ATLASES])]
-    best = []
-    for a in TABLE5_ATLASES:
-        for other in TABLE5_INPUTS:
-            if other != "local+global":
-                best.append(check(f"{a}: F_G + F_L < {L[other]}", get(a, "local+global"), get(a, other)))
-    out.append(ordering("local_global_best", best))
+    out.append(ordering("local_global_best", [
+        check(f"{a}: F_G + F_L < {L[other]}", get(a, "local+global"), get(a, other))
+        for a in TABLE5_ATLASES for other in TABLE5_INPUTS if other != "local+global"]))
     out.append(ordering("pixels_smaller_gain", [
         check(f"{a}: F_G + F_L < F_G + raw pixels", get(a, "local+global"), get(a, "pixels+global"))
         for a in TABLE5_ATLASES]))
@@ -305,12 +304,8 @@ def table5_markdown(result: Table5Result, template: Mapping[str, float] | None =
         lines += ["", f"![Table 5 on the synthetic benchmark: grouped bars, error bars = std over seeds]({figure})"]
 
     # Orderings on the paper's columns and on our metrics.
-    paper_cols = {
-        "paper MPJPE P1": {k: r.p1_mpjpe for k, r in PAPER_TABLE5.items()},
-        "paper MPJPE P2": {k: r.p2_mpjpe for k, r in PAPER_TABLE5.items()},
-        "paper PA P1": {k: r.p1_pa_mpjpe for k, r in PAPER_TABLE5.items()},
-        "paper PA P2": {k: r.p2_pa_mpjpe for k, r in PAPER_TABLE5.items()},
-    }
+    paper_cols = {f"paper {label} {p.upper()}": {k: getattr(r, f"{p}_{metric}") for k, r in PAPER_TABLE5.items()}
+                  for metric, label in (("mpjpe", "MPJPE"), ("pa_mpjpe", "PA")) for p in ("p1", "p2")}
     ours_cols = {f"ours {METRIC_LABELS[m]}": {k: s.mean(m) for k, s in summary.items()} for m in METRICS}
     checked = {name: check_orderings(vals) for name, vals in {**paper_cols, **ours_cols}.items()}
     lines += ["", "## The paper's conclusions (Sec. 4.3), checked column by column", "",
@@ -368,31 +363,17 @@ def table5_markdown(result: Table5Result, template: Mapping[str, float] | None =
     return "\n".join(lines) + "\n"
 
 
-def _template_yardstick(result: Table5Result) -> dict[str, float] | None:
-    """Errors of the template body facing the camera on the runs' test images (mm)."""
-    finished = result.finished
-    if not finished:
-        return None
-    config = cell_config(result.budget, finished[0].spec, result.root)
+def _context(result: Table5Result) -> tuple[dict[str, float], dict[str, float], int]:
+    """On the finished runs' test images and map size: the errors of the template body facing the
+    camera, and each atlas' mean round-trip error mesh -> location map -> mesh (mm; the map size)."""
+    config = cell_config(result.budget, result.finished[0].spec, result.root)
     body = load_body(config.body)
     data = build_test_dataset(config, body, load_atlas(body, config.model.atlas), split="test")
     means = template_baseline(body, data, max_samples=result.budget.test_size)
-    return {k: means[k] for k in ("mpjpe", "pa_mpjpe", "pve")}
-
-
-def _resolution_floors(result: Table5Result) -> tuple[dict[str, float], int] | None:
-    """Mean round-trip error mesh -> location map -> mesh of each atlas at the runs' map size (mm)."""
-    if not result.finished:
-        return None
-    config = cell_config(result.budget, result.finished[0].spec, result.root)
-    body = load_body(config.body)
     r = config.model.map_size
-    floors = {}
-    for atlas in TABLE5_ATLASES:
-        err = round_trip_errors(body, load_atlas(body, atlas), resolutions=(r,), align_corners=(True,),
-                                seam_aware=(True,), n=4)
-        floors[atlas] = err[0].mean_mm
-    return floors, r
+    floors = {atlas: round_trip_errors(body, load_atlas(body, atlas), resolutions=(r,), align_corners=(True,),
+                                       seam_aware=(True,), n=4)[0].mean_mm for atlas in TABLE5_ATLASES}
+    return {k: means[k] for k in ("mpjpe", "pa_mpjpe", "pve")}, floors, r
 
 
 def write_table5_report(result: Table5Result, out_dir: str | Path, context: bool = True,
@@ -410,21 +391,14 @@ def write_table5_report(result: Table5Result, out_dir: str | Path, context: bool
         (markdown path, png path or None).
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     template = floors = map_size = None
     if context and result.finished:
-        template = _template_yardstick(result)
-        floor = _resolution_floors(result)
-        if floor is not None:
-            floors, map_size = floor
+        template, floors, map_size = _context(result)
     png = None
     if plot and result.finished:
-        import matplotlib.pyplot as plt
-
         fig = plot_table5(summarize(result), title=f"Table 5 on the synthetic benchmark (budget {result.budget.name})",
                           template=template)
-        png = out_dir / "table5.png"
-        fig.savefig(png, dpi=130, bbox_inches="tight", facecolor="white")
+        png = save_figure(fig, "table5", dpi=130, folder=out_dir)
         plt.close(fig)
     md = table5_markdown(result, template=template, floors=floors, map_size=map_size,
                          figure="table5.png" if png is not None else None)

@@ -185,7 +185,6 @@ def reproduce_tables(checkpoint: str | Path, *, root: str | Path | None = None, 
         report.checkpoint = r.checkpoint
     if write:
         path = Path(out) if out is not None else figures_dir() / "tables_2_4.md"
-        path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, tables_markdown(report).encode())
         report.path = path
     return report

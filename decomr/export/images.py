@@ -63,22 +63,15 @@ def write_png(path: str | Path, image) -> Path:
     return path
 
 
-def encode_iuv(iuv: torch.Tensor) -> np.ndarray:
-    """(3, H, W) IUV (mask, u, v) -> (H, W, 3) uint8 (:func:`decomr.data.iuv_files.iuv_to_uint8`, the one codec)."""
-    return iuv_to_uint8(iuv)
-
-
-def decode_iuv(rgb: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 encoded IUV -> (3, H, W) float IUV (:func:`decomr.data.iuv_files.uint8_to_iuv`)."""
-    return uint8_to_iuv(rgb)
+#: (3, H, W) IUV (mask, u, v) -> (H, W, 3) uint8: the one codec, :func:`decomr.data.iuv_files.iuv_to_uint8`.
+encode_iuv = iuv_to_uint8
+#: (H, W, 3) uint8 encoded IUV -> (3, H, W) float IUV (:func:`decomr.data.iuv_files.uint8_to_iuv`).
+decode_iuv = uint8_to_iuv
+#: Read a PNG written by :func:`write_iuv_png` -> (3, H, W) float (mask, u, v); clear errors for missing or
+#: corrupt files (:func:`decomr.data.iuv_files.load_iuv_png`).
+read_iuv_png = load_iuv_png
 
 
 def write_iuv_png(path: str | Path, iuv: torch.Tensor) -> Path:
     """Write a (3, H, W) IUV image as an 8-bit RGB PNG, atomically (:func:`decomr.data.iuv_files.save_iuv_png`)."""
     return save_iuv_png(iuv, path)
-
-
-def read_iuv_png(path: str | Path) -> torch.Tensor:
-    """Read a PNG written by :func:`write_iuv_png` -> (3, H, W) float (mask, u, v); clear errors for
-    missing or corrupt files (:func:`decomr.data.iuv_files.load_iuv_png`)."""
-    return load_iuv_png(path)

@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["ONNX_INPUT", "ONNX_OUTPUTS", "MIN_OPSET", "OnnxExport", "ExportWrapper", "export_onnx",
@@ -131,9 +130,8 @@ def export_onnx(model_or_predictor: Any, path: str | Path, opset: int = 17, chec
     start = time.perf_counter()
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks are constant per export
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", FutureWarning)
+            for category in (torch.jit.TracerWarning, DeprecationWarning, FutureWarning):
+                warnings.simplefilter("ignore", category)  # TracerWarning: shape checks are constant per export
             torch.onnx.export(
                 wrapper, (example,), str(path), dynamo=False, opset_version=opset, do_constant_folding=True,
                 input_names=[ONNX_INPUT], output_names=list(ONNX_OUTPUTS),

@@ -70,8 +70,8 @@ def prediction_record(prediction, index: int = 0, **extra: Any) -> dict[str, Any
     """
     p = prediction.item(index)
     s = float(p.scale[0])
-    record: dict[str, Any] = dict(extra)
-    record.update({
+    return {
+        **extra,
         "image_size": [int(v) for v in p.image_size[0]],
         "crop": {"center": _round(p.center[0], 3), "scale": round(s, 6), "side_px": round(200.0 * s, 3)},
         "camera": {"weak_perspective": _round(p.camera[0], 6),
@@ -86,8 +86,7 @@ def prediction_record(prediction, index: int = 0, **extra: Any) -> dict[str, Any
         "lsp_joints3d": _round(p.lsp_joints[0], 5),
         "lsp_joints2d": _round(p.lsp_joints_2d[0], 2),
         "foreground_fraction": round(float(p.iuv[0, 0].mean()), 4),
-    })
-    return record
+    }
 
 
 def write_prediction(out_dir: str | Path, stem: str, prediction, index: int = 0, image: torch.Tensor | None = None,

@@ -20,9 +20,7 @@ from decomr.losses.common import check_shape, masked_mean, sample_weights
 def _resize(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
     if tuple(x.shape[-2:]) == tuple(size):
         return x
-    if mode == "nearest":
-        return F.interpolate(x, size=size, mode="nearest")
-    return F.interpolate(x, size=size, mode=mode, align_corners=False)
+    return F.interpolate(x, size=size, mode=mode, align_corners=None if mode == "nearest" else False)
 
 
 def split_iuv(gt_iuv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

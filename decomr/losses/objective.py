@@ -20,11 +20,12 @@ from decomr.losses.consistency import consistency_loss
 from decomr.losses.iuv import mask_loss, split_iuv, uv_loss
 from decomr.losses.joints import joints2d_loss, joints3d_loss
 from decomr.losses.location import location_map_loss, total_variation
+from decomr.models.config import DictConfig
 from decomr.render.cameras import weak_perspective_project
 
 
 @dataclass(frozen=True)
-class LossConfig:
+class LossConfig(DictConfig):
     """Loss weights. Defaults = the paper (Sec. 3.4) and the official training settings."""
 
     mask: float = 0.2  # lambda_c, BCE on the foreground mask (Eq. 4)
@@ -40,17 +41,6 @@ class LossConfig:
         for f in dataclasses.fields(self):
             if f.name != "joints3d_root" and getattr(self, f.name) < 0:
                 raise ValueError(f"LossConfig.{f.name}: expected a weight >= 0, got {getattr(self, f.name)}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "LossConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"LossConfig.from_dict: unknown keys {unknown}; known keys are {sorted(known)}")
-        return cls(**data)
 
 
 @dataclass(frozen=True)

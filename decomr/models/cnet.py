@@ -68,12 +68,6 @@ def find_pretrained_weights(backbone: str) -> Path | None:
     return None
 
 
-def _warn_once(key: str, message: str) -> None:
-    if key not in _WARNED:
-        _WARNED.add(key)
-        warnings.warn(message, stacklevel=3)
-
-
 def build_encoder(backbone: str, pretrained: str | None) -> nn.Module:
     """A torchvision ResNet without its classifier (``fc`` = Identity), optionally with ImageNet weights.
 
@@ -90,12 +84,14 @@ def build_encoder(backbone: str, pretrained: str | None) -> nn.Module:
     if pretrained == "imagenet":
         path = find_pretrained_weights(backbone)
         if path is None:
-            _warn_once(
-                backbone,
-                f"No ImageNet weights for {backbone} found in {torch.hub.get_dir()}/checkpoints or "
-                f"data/pretrained/ ({backbone}-*.pth); CNet's encoder starts from scratch. Place the "
-                "torchvision weights file there to use them (nothing is downloaded).",
-            )
+            if backbone not in _WARNED:  # once per backbone
+                _WARNED.add(backbone)
+                warnings.warn(
+                    f"No ImageNet weights for {backbone} found in {torch.hub.get_dir()}/checkpoints or "
+                    f"data/pretrained/ ({backbone}-*.pth); CNet's encoder starts from scratch. Place the "
+                    "torchvision weights file there to use them (nothing is downloaded).",
+                    stacklevel=2,
+                )
             return encoder
     else:
         path = Path(pretrained).expanduser()
@@ -143,13 +139,12 @@ class CNet(nn.Module):
                                        nn.Conv2d(config.head_channels, 1, kernel_size=1))
         self.uv_head = nn.Sequential(Bottleneck(d4, config.head_channels, config.norm),
                                      nn.Conv2d(config.head_channels, 2, kernel_size=1))
-        code = config.code_channels
-        self.global_head = nn.Sequential(
-            nn.Linear(code, config.global_hidden), nn.ReLU(inplace=True),
+        self.global_head = nn.Sequential(  # on the pooled code, c32 channels
+            nn.Linear(c32, config.global_hidden), nn.ReLU(inplace=True),
             nn.Linear(config.global_hidden, config.global_channels),
         )
         camera_layers: list[nn.Module] = []
-        width = code
+        width = c32
         for hidden in config.camera_hidden:
             camera_layers += [nn.Linear(width, hidden), nn.ReLU(inplace=True)]
             width = hidden

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 BACKBONES = ("resnet50", "resnet18")
 ATLASES = ("continuous", "default")
@@ -33,8 +33,28 @@ BACKBONE_CHANNELS = {
 }
 
 
+_Config = TypeVar("_Config", bound="DictConfig")
+
+
+class DictConfig:
+    """Mixin of the config dataclasses: plain-dict (de)serialisation for checkpoints."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python dict (JSON/YAML friendly; tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls: type[_Config], data: dict[str, Any]) -> _Config:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{cls.__name__}.from_dict: unknown keys {unknown}; known keys are {sorted(known)}")
+        return cls(**data)
+
+
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(DictConfig):
     """Architecture of DecoMR. Defaults reproduce the paper's model (Sec. 3.2-3.4)."""
 
     # --- CNet encoder (Sec. 3.2) ---
@@ -161,11 +181,6 @@ class ModelConfig:
         return BACKBONE_CHANNELS[self.backbone]
 
     @property
-    def code_channels(self) -> int:
-        """Size of the pooled encoder code (2048 for ResNet-50)."""
-        return BACKBONE_CHANNELS[self.backbone][-1]
-
-    @property
     def uses_transfer(self) -> bool:
         """Whether LNet receives features transferred to UV space (Eq. 5)."""
         return self.lnet_input != "global"
@@ -188,21 +203,7 @@ class ModelConfig:
         """LNet input channels: transferred + global + reference map (518 for the paper)."""
         return self.transferred_channels + (self.global_channels if self.uses_global else 0) + 3
 
-    # ------------------------------------------------------------------ (de)serialisation
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-Python dict (JSON/YAML friendly; tuples become lists)."""
-        out = dataclasses.asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"ModelConfig.from_dict: unknown keys {unknown}; known keys are {sorted(known)}")
-        return cls(**data)
-
+    # ------------------------------------------------------------------ copies
     def replace(self, **changes: Any) -> "ModelConfig":
         """A copy with some fields changed (validated like the constructor)."""
         return dataclasses.replace(self, **changes)

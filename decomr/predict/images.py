@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-__all__ = ["IMAGE_SUFFIXES", "ImageReadError", "read_image", "list_images", "as_image_list", "image_to_uint8"]
+__all__ = ["IMAGE_SUFFIXES", "ImageReadError", "read_image", "list_images", "as_image_list"]
 
 #: File suffixes treated as images in folder mode.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
@@ -222,16 +222,3 @@ def as_image_list(images: Any, keep_uint8: bool = False) -> list[torch.Tensor]:
             raise ValueError(f"{name}: expected a path, PIL image, numpy array or torch tensor, got {type(item).__name__}")
     return out
 
-
-def image_to_uint8(image: torch.Tensor | np.ndarray) -> np.ndarray:
-    """(3, H, W) float tensor in [0, 1] or (H, W, 3) float/uint8 array -> (H, W, 3) uint8."""
-    if torch.is_tensor(image):
-        if image.dim() != 3 or image.shape[0] != 3:
-            raise ValueError(f"image: expected a (3, H, W) tensor, got {tuple(image.shape)}")
-        image = image.detach().float().cpu().permute(1, 2, 0).numpy()
-    arr = np.asarray(image)
-    if arr.ndim != 3 or arr.shape[2] != 3:
-        raise ValueError(f"image: expected (H, W, 3), got {arr.shape}")
-    if arr.dtype == np.uint8:
-        return arr
-    return np.clip(np.round(arr * 255.0), 0, 255).astype(np.uint8)

@@ -18,7 +18,7 @@ import torch
 
 from decomr.data.crop import PIXELS_PER_SCALE, pixels_to_normalized, uncrop_image
 from decomr.render import rasterize, render_shaded
-from decomr.render.images import iuv_colors as colors
+from decomr.render.images import iuv_colors  # noqa: F401 (re-exported: the one IUV colouring)
 
 __all__ = ["MeshLayer", "mesh_layer", "iuv_layer", "iuv_colors", "compose", "overlay_image"]
 
@@ -34,13 +34,6 @@ class MeshLayer:
 
     rgb: torch.Tensor
     alpha: torch.Tensor
-
-
-def _check_index(prediction, index: int) -> int:
-    n = len(prediction)
-    if not -n <= index < n:
-        raise ValueError(f"index: expected an int in [-{n}, {n}), got {index}")
-    return index % n
 
 
 def _window(x0: float, y0: float, x1: float, y1: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -93,7 +86,7 @@ def mesh_layer(prediction, index: int = 0, vertex_colors: torch.Tensor | None = 
     Returns:
         :class:`MeshLayer` at ``image_size``.
     """
-    i = _check_index(prediction, index)
+    i = prediction.check_index(index)
     size = tuple(image_size) if image_size is not None else tuple(int(v) for v in prediction.image_size[i])
     part, (top, left) = _mesh_window(prediction, i, vertex_colors, size)
     rgb, alpha = torch.zeros(*size, 3), torch.zeros(*size)
@@ -140,7 +133,7 @@ def iuv_layer(prediction, index: int = 0, max_side: int | None = None) -> torch.
     Returns:
         (3, h, w) float: foreground {0, 1}, u, v (0 off the body and outside the crop).
     """
-    i = _check_index(prediction, index)
+    i = prediction.check_index(index)
     size = output_size(tuple(int(v) for v in prediction.image_size[i]), max_side)
     center, scale = _scaled_crop(prediction, i, size)
     out = torch.zeros(prediction.iuv.shape[1], *size, dtype=prediction.iuv.dtype)
@@ -152,11 +145,6 @@ def iuv_layer(prediction, index: int = 0, max_side: int | None = None) -> torch.
         out[:, top:bottom, left:right] = uncrop_image(prediction.iuv[i], center - shift, scale,
                                                       (bottom - top, right - left), mode="nearest")
     return out
-
-
-def iuv_colors(iuv: torch.Tensor) -> torch.Tensor:
-    """(3, H, W) IUV image -> (H, W, 3) colours (:func:`decomr.render.images.iuv_colors`)."""
-    return colors(iuv)
 
 
 def compose(image: torch.Tensor, layer: torch.Tensor, alpha: torch.Tensor, blend: float = 0.7) -> torch.Tensor:
@@ -196,7 +184,7 @@ def overlay_image(image: torch.Tensor, prediction, index: int = 0, blend: float 
     Returns:
         (h, w, 3) float in [0, 1] (``h, w = output_size((H, W), max_side)``).
     """
-    i = _check_index(prediction, index)
+    i = prediction.check_index(index)
     size = tuple(int(v) for v in prediction.image_size[i])
     if image.dim() != 3 or image.shape[0] != 3 or tuple(image.shape[1:]) != size:
         raise ValueError(f"image: expected the original image (3, {size[0]}, {size[1]}), got {tuple(image.shape)}")

@@ -90,12 +90,16 @@ class Prediction:
     def __len__(self) -> int:
         return int(self.vertices.shape[0])
 
-    def item(self, index: int) -> "Prediction":
-        """The prediction of one image as a batch of one (B = 1)."""
+    def check_index(self, index: int) -> int:
+        """``index`` as a non-negative image index (Python's negative indices allowed)."""
         n = len(self)
         if not -n <= index < n:
             raise ValueError(f"index: expected an int in [-{n}, {n}), got {index}")
-        index = index % n
+        return index % n
+
+    def item(self, index: int) -> "Prediction":
+        """The prediction of one image as a batch of one (B = 1)."""
+        index = self.check_index(index)
         return dataclasses.replace(self, **{
             f.name: getattr(self, f.name)[index:index + 1] for f in dataclasses.fields(self) if f.name != "faces"
         })
@@ -299,16 +303,14 @@ class Predictor:
                 if b[2] < -0.5 or b[0] > w - 0.5 or b[3] < -0.5 or b[1] > h - 0.5:
                     raise ValueError(f"boxes[{k}]: {b.tolist()} lies outside the {w} x {h} image (x in [0, {w - 1}], "
                                      f"y in [0, {h - 1}])")
-                cs = bbox_to_center_scale(torch.from_numpy(b), rescale=rescale)
-                c, s = cs.center, cs.scale
+                c, s = bbox_to_center_scale(torch.from_numpy(b), rescale=rescale)
             elif mask is not None:
                 m = _np(mask)
                 if m.shape != (h, w):
                     raise ValueError(f"masks[{k}]: expected the image's size ({h}, {w}), got {m.shape}")
                 if not (m != 0).any():
                     raise ValueError(f"masks[{k}]: has no foreground pixel; give a box or no crop instead")
-                cs = mask_to_center_scale(m, rescale=rescale)
-                c, s = cs.center, cs.scale
+                c, s = mask_to_center_scale(m, rescale=rescale)
             else:
                 c, s = whole_image_center_scale(h, w)
             centers.append(c.double().reshape(2))

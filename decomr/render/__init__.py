@@ -12,54 +12,9 @@ Typical use::
                       corner_uv=atlas.corner_uv(), vertex_labels=body.lsp_parts)
     out.iuv   # (B, 3, 56, 56): mask, u, v
 """
-from decomr.render.cameras import (
-    PerspectiveCamera,
-    focal_pixels_to_normalized,
-    intrinsics_to_normalized,
-    normalized_to_pixel,
-    perspective_project,
-    perspective_vertices,
-    pixel_to_normalized,
-    uv_to_normalized,
-    weak_perspective_project,
-    weak_perspective_to_translation,
-    weak_perspective_vertices,
-)
-from decomr.render.images import (
-    RenderOutput,
-    render_body,
-    render_depth,
-    render_iuv,
-    render_mask,
-    render_parts,
-    render_shaded,
-    vertex_normals,
-)
-from decomr.render.rasterizer import Fragments, default_chunk, interpolate_face_attrs, interpolate_vertex_attrs, rasterize
+from decomr.render import cameras, images, rasterizer
+from decomr.render.cameras import *  # noqa: F401,F403
+from decomr.render.images import *  # noqa: F401,F403
+from decomr.render.rasterizer import *  # noqa: F401,F403
 
-__all__ = [
-    "Fragments",
-    "rasterize",
-    "default_chunk",
-    "interpolate_vertex_attrs",
-    "interpolate_face_attrs",
-    "PerspectiveCamera",
-    "weak_perspective_project",
-    "weak_perspective_vertices",
-    "perspective_project",
-    "perspective_vertices",
-    "pixel_to_normalized",
-    "normalized_to_pixel",
-    "uv_to_normalized",
-    "focal_pixels_to_normalized",
-    "intrinsics_to_normalized",
-    "weak_perspective_to_translation",
-    "RenderOutput",
-    "render_body",
-    "render_iuv",
-    "render_mask",
-    "render_parts",
-    "render_depth",
-    "render_shaded",
-    "vertex_normals",
-]
+__all__ = [*rasterizer.__all__, *cameras.__all__, *images.__all__]

@@ -49,11 +49,11 @@ def _shape(x) -> object:
     return tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
 
 
-def _check_points(points: Tensor) -> None:
+def _check_points(points: Tensor, name: str = "points", dims: str = "(B, N, 3)") -> None:
     if not torch.is_tensor(points) or points.dim() != 3 or points.shape[-1] != 3:
-        raise ValueError(f"points: expected a (B, N, 3) tensor, received {_shape(points)}")
+        raise ValueError(f"{name}: expected a {dims} tensor, received {_shape(points)}")
     if not points.is_floating_point():
-        raise ValueError(f"points: expected a floating-point tensor, received dtype {points.dtype}")
+        raise ValueError(f"{name}: expected a floating-point tensor, received dtype {points.dtype}")
 
 
 def _check_batch(name: str, value: Tensor, batch: int, trailing: tuple[int, ...]) -> None:

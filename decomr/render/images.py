@@ -271,12 +271,8 @@ def render_body(
     Returns:
         :class:`RenderOutput`.
     """
-    if isinstance(camera, PerspectiveCamera):
-        raster_verts = camera.vertices(verts_cam)
-        perspective = True
-    else:
-        raster_verts = weak_perspective_vertices(verts_cam, camera)
-        perspective = False
+    perspective = isinstance(camera, PerspectiveCamera)
+    raster_verts = camera.vertices(verts_cam) if perspective else weak_perspective_vertices(verts_cam, camera)
     frags = rasterize(raster_verts, faces, image_size, perspective_correct=perspective,
                       cull_backfaces=cull_backfaces, chunk=chunk)
     return RenderOutput(

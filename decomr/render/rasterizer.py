@@ -41,6 +41,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from decomr.render.cameras import _check_points, _check_size, _shape
+
 __all__ = [
     "Fragments",
     "rasterize",
@@ -104,14 +106,9 @@ def default_chunk(device: torch.device | str) -> int:
 
 
 def _check_inputs(verts: Tensor, faces: Tensor, image_size) -> tuple[int, int]:
-    if not torch.is_tensor(verts) or verts.dim() != 3 or verts.shape[-1] != 3:
-        shape = tuple(verts.shape) if torch.is_tensor(verts) else type(verts).__name__
-        raise ValueError(f"verts: expected a (B, V, 3) tensor, received {shape}")
-    if not verts.is_floating_point():
-        raise ValueError(f"verts: expected a floating-point tensor, received dtype {verts.dtype}")
+    _check_points(verts, "verts", "(B, V, 3)")
     if not torch.is_tensor(faces) or faces.dim() != 2 or faces.shape[-1] != 3:
-        shape = tuple(faces.shape) if torch.is_tensor(faces) else type(faces).__name__
-        raise ValueError(f"faces: expected a (F, 3) integer tensor, received {shape}")
+        raise ValueError(f"faces: expected a (F, 3) integer tensor, received {_shape(faces)}")
     if faces.is_floating_point() or faces.dtype == torch.bool:
         raise ValueError(f"faces: expected an integer tensor, received dtype {faces.dtype}")
     if faces.device != verts.device:
@@ -121,11 +118,7 @@ def _check_inputs(verts: Tensor, faces: Tensor, image_size) -> tuple[int, int]:
             f"faces: indices must lie in [0, V) with V = {verts.shape[1]}, "
             f"received range [{int(faces.min())}, {int(faces.max())}]"
         )
-    if isinstance(image_size, int):
-        image_size = (image_size, image_size)
-    if len(image_size) != 2 or any(int(s) != s or s < 1 for s in image_size):
-        raise ValueError(f"image_size: expected (H, W) with positive integers, received {image_size}")
-    return int(image_size[0]), int(image_size[1])
+    return _check_size(image_size)
 
 
 def _face_tables(

@@ -41,7 +41,7 @@ import random
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -174,6 +174,14 @@ def _read(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any
     return data
 
 
+def _parse_config(path: Path, what: str, build: Callable[[], Any], fix: str) -> Any:
+    """``build()``; a stored config that does not fit raises a CheckpointError naming the file and ``fix``."""
+    try:
+        return build()
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: its {what} config does not fit this version of decomr ({err}). {fix}") from err
+
+
 # ------------------------------------------------------------------------------------------------
 # Writing; RNG states (as tensors and primitives, so weights_only loading accepts them)
 # ------------------------------------------------------------------------------------------------
@@ -303,11 +311,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         what = "a release (weights only)" if data.get("format") == RELEASE_FORMAT else "a weights-only file"
         raise CheckpointError(f"{path}: {what} cannot be resumed; use it with `decomr eval` or "
                               "Predictor.from_checkpoint, or resume from a run folder's last.pt")
-    try:
-        config = TrainConfig.from_dict(data["config"])
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{path}: its training config does not fit this version of decomr ({err}). "
-                              "Resume with the decomr version that wrote it.") from err
+    config = _parse_config(path, "training", lambda: TrainConfig.from_dict(data["config"]),
+                           "Resume with the decomr version that wrote it.")
     return Checkpoint(
         config=config, model=data["model"], optimizer=data.get("optimizer"),
         step=int(data["step"]), stage=int(data["stage"]), best_metric=float(data["best_metric"]),
@@ -364,12 +369,9 @@ class CheckpointInfo:
         """
         raw = self.stored_config
         whole = isinstance(raw.get("model"), dict) and bool(set(raw) - {"body", "model"})
-        try:
-            config = TrainConfig.from_dict(raw if whole else {"body": self.body, "model": self.config.to_dict()})
-            return config.replace(model=self.config)
-        except (TypeError, ValueError) as err:
-            raise CheckpointError(f"{self.path}: its training config does not fit this version of decomr ({err}). "
-                                  "Use the decomr version that wrote it, or retrain.") from err
+        stored = raw if whole else {"body": self.body, "model": self.config.to_dict()}
+        return _parse_config(self.path, "training", lambda: TrainConfig.from_dict(stored).replace(model=self.config),
+                             "Use the decomr version that wrote it, or retrain.")
 
 
 def read_checkpoint(path: str | Path | None = None) -> CheckpointInfo:
@@ -389,11 +391,8 @@ def read_checkpoint(path: str | Path | None = None) -> CheckpointInfo:
         raise CheckpointError(f"{path}: 'config' is a {type(raw).__name__}, expected a dict (ModelConfig.to_dict() "
                               "or a training config)")
     cfg_dict, body = (raw["model"], raw.get("body")) if isinstance(raw.get("model"), dict) else (raw, None)
-    try:
-        config = ModelConfig.from_dict(dict(cfg_dict)).replace(pretrained=None)
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{path}: its model config does not fit this version of decomr ({err}). "
-                              "Retrain with this version, or use the decomr version that wrote it.") from err
+    config = _parse_config(path, "model", lambda: ModelConfig.from_dict(dict(cfg_dict)).replace(pretrained=None),
+                           "Retrain with this version, or use the decomr version that wrote it.")
     state = {k: (v.float() if torch.is_tensor(v) and v.is_floating_point() else v)
              for k, v in data["model"].items() if not k.startswith(DERIVED_PREFIXES)}
     num_vertices = data.get("num_vertices")
@@ -409,16 +408,6 @@ def read_checkpoint(path: str | Path | None = None) -> CheckpointInfo:
         trained_img_size=None if data.get("trained_img_size") is None else int(data["trained_img_size"]),
         stored_config=raw,
     )
-
-
-def _load_body(name: str, path: Path) -> Any:
-    try:
-        return load(name)
-    except FileNotFoundError as err:
-        raise CheckpointError(f"{path}: this model was trained for the body model {name!r}, whose files are missing "
-                              f"here ({err}).") from err
-    except ValueError as err:
-        raise CheckpointError(f"{path}: unknown body model {name!r} in its config ({err}).") from err
 
 
 def build_model(info: CheckpointInfo, body: Any = None, *, warn_stage1: bool = True) -> tuple[DecoMR, Any, Any]:
@@ -439,7 +428,13 @@ def build_model(info: CheckpointInfo, body: Any = None, *, warn_stage1: bool = T
             the message names the file and the fix.
     """
     path = info.path
-    body = body if body is not None else _load_body(info.body, path)
+    try:
+        body = body if body is not None else load(info.body)
+    except FileNotFoundError as err:
+        raise CheckpointError(f"{path}: this model was trained for the body model {info.body!r}, whose files are "
+                              f"missing here ({err}).") from err
+    except ValueError as err:
+        raise CheckpointError(f"{path}: unknown body model {info.body!r} in its config ({err}).") from err
     if info.num_vertices is not None and info.num_vertices != body.num_vertices:
         raise CheckpointError(
             f"{path}: trained for a body mesh with {info.num_vertices} vertices ({info.body!r}), but the body model "

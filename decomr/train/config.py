@@ -37,7 +37,9 @@ import copy
 import dataclasses
 import difflib
 import functools
+import inspect
 import math
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -561,9 +563,6 @@ def save_config(config: TrainConfig, path: str | Path) -> Path:
 
 def describe_config(cls: type = TrainConfig, prefix: str = "") -> str:
     """One line per key: ``key: type = default  # comment`` (the field comments from the source)."""
-    import inspect
-    import re
-
     try:
         source = inspect.getsource(getattr(cls, "full_config", cls))  # a section's comments are its full config's
     except (OSError, TypeError):

@@ -27,11 +27,12 @@ import logging
 import math
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler, Subset
 
 from decomr.body.joints import J24_FLIP_PERM, joint_set  # J24_FLIP_PERM: re-exported
 from decomr.data.augment import AugmentParams, UVMirror, augment_batch, sample_augment_params
@@ -209,29 +210,23 @@ class SyntheticParamItems(Dataset):
         return self.params[index], aug
 
 
+def _cat_augment(draws: list[AugmentParams]) -> AugmentParams:
+    """One :class:`AugmentParams` of B samples from B one-sample draws."""
+    return AugmentParams(*(torch.cat([getattr(d, f.name) for d in draws]) for f in dataclasses.fields(AugmentParams)))
+
+
 def _collate_param_items(items: list[tuple[Any, Any]]) -> tuple[Any, Any]:
-    params = collate_params([p for p, _ in items])
     augs = [a for _, a in items]
-    if augs[0] is None:
-        return params, None
-    return params, AugmentParams(*(torch.cat([getattr(a, f.name) for a in augs]) for f in dataclasses.fields(AugmentParams)))
+    return collate_params([p for p, _ in items]), None if augs[0] is None else _cat_augment(augs)
 
 
-class ConcatDatasets(Dataset):
+class ConcatDatasets(ConcatDataset):
     """Several datasets end to end (the paper's H36M + UP-3D mixture), sampled in proportion to size."""
 
     def __init__(self, datasets: list[Dataset]) -> None:
         if not datasets:
             raise ValueError("datasets: expected at least one dataset")
-        self.datasets = datasets
-        self.offsets = np.cumsum([0] + [len(d) for d in datasets])
-
-    def __len__(self) -> int:
-        return int(self.offsets[-1])
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        k = int(np.searchsorted(self.offsets, index, side="right") - 1)
-        return self.datasets[k][index - int(self.offsets[k])]
+        super().__init__(datasets)
 
 
 def to_device(batch: Batch | dict[str, Any], device: torch.device, channels_last: bool = False) -> Batch:
@@ -250,11 +245,7 @@ def to_device(batch: Batch | dict[str, Any], device: torch.device, channels_last
 # ------------------------------------------------------------------------------------------------
 def _official(item: str, config: Any, train: bool) -> Dataset:
     name, split = item.split(":")
-    root = None
-    if config.data.official_root:
-        from pathlib import Path
-
-        root = Path(config.data.official_root).expanduser() / name
+    root = Path(config.data.official_root).expanduser() / name if config.data.official_root else None
     return OfficialDataset(name, split, root=root, res=config.model.img_size, skip_bad=train)
 
 
@@ -301,8 +292,6 @@ def official_val_indices(sizes: list[int], fraction: float) -> list[tuple[int, i
 
 def _official_training_part(config: Any, train: bool, held_out: bool) -> Dataset:
     """The official training mixture without (``held_out=False``) or only (True) its validation tail."""
-    from torch.utils.data import Subset
-
     parts = []
     for item in config.data.official_train:
         data = _official(item, config, train=train)
@@ -326,14 +315,10 @@ def build_test_dataset(config: Any, body: Any, atlas: Any, split: str | None = N
     return _synthetic(config, split or config.data.eval_split, body, atlas, augment=False)
 
 
-def _collate(items: list[dict[str, Any]]) -> Batch:
-    return Batch.collate(items)
-
-
 def build_test_loader(dataset: Dataset, batch_size: int, num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
     """A plain in-order loader over the evaluation set."""
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                      pin_memory=pin_memory, persistent_workers=False, collate_fn=_collate)
+                      pin_memory=pin_memory, persistent_workers=False, collate_fn=Batch.collate)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -351,8 +336,7 @@ def augment_official_batch(batch: Batch, config: Any, body: Any, atlas: Any = No
         raise ValueError("batch.sample_seed: needed to draw each sample's transform (SeededDataset adds it)")
     seeds = batch.sample_seed.tolist()
     draws = [sample_augment_params(config.augmentation, 1, torch.Generator().manual_seed(int(s))) for s in seeds]
-    params = AugmentParams(*(torch.cat([getattr(d, f.name) for d in draws]) for f in dataclasses.fields(AugmentParams)))
-    params = params.to(batch.device)
+    params = _cat_augment(draws).to(batch.device)
     fmt = batch_keypoint_format(batch)
     kept = batch.pose if getattr(body, "name", "") != "smpl" else None  # only SMPL's pose is mirrored
     source = batch.replace(pose=None) if kept is not None else batch
@@ -378,8 +362,23 @@ def _uv_mirror(atlas: Any, body: Any) -> Any:
     return _UV_MIRRORS[key]
 
 
+class _StepLoader:
+    """What both sources share: a ``DataLoader`` over ``SeededDataset(dataset)`` in the order of
+    ``self.sampler`` (a :class:`StepBatchSampler`), with ``self.num_workers`` workers."""
+
+    def _start(self, dataset: Dataset, collate: Any, pin_memory: bool = False) -> None:
+        workers = self.num_workers
+        self.loader = DataLoader(SeededDataset(dataset), batch_sampler=self.sampler, num_workers=workers,
+                                 pin_memory=pin_memory, collate_fn=collate, persistent_workers=workers > 0,
+                                 prefetch_factor=4 if workers > 0 else None)
+        self._iter = iter(self.loader)
+
+    def close(self) -> None:
+        self._iter = None
+
+
 @dataclass
-class LoaderSource:
+class LoaderSource(_StepLoader):
     """Batches from a ``Dataset`` through a ``DataLoader`` (workers, pinned memory).
 
     Official data is augmented here, on the device (``augment`` = the body model, or None).
@@ -393,12 +392,7 @@ class LoaderSource:
     augment_with: Any = None  # (config, body, atlas) to augment official / cached batches on the device
 
     def __post_init__(self) -> None:
-        pin = self.device.type == "cuda"
-        self.loader = DataLoader(SeededDataset(self.dataset), batch_sampler=self.sampler,
-                                 num_workers=self.num_workers, pin_memory=pin, collate_fn=_collate,
-                                 persistent_workers=self.num_workers > 0,
-                                 prefetch_factor=4 if self.num_workers > 0 else None)
-        self._iter = iter(self.loader)
+        self._start(self.dataset, Batch.collate, pin_memory=self.device.type == "cuda")
 
     def next_batch(self) -> Batch:
         batch = to_device(next(self._iter), self.device, self.channels_last)
@@ -406,12 +400,9 @@ class LoaderSource:
             batch = augment_official_batch(batch, *self.augment_with)
         return batch
 
-    def close(self) -> None:
-        self._iter = None
-
 
 @dataclass
-class GeneratorSource:
+class GeneratorSource(_StepLoader):
     """Synthetic batches: parameters from DataLoader workers, rendered on the device."""
 
     generator: Any  # decomr.data.synthetic.SyntheticBatchGenerator on the device
@@ -422,18 +413,12 @@ class GeneratorSource:
     channels_last: bool = False
 
     def __post_init__(self) -> None:
-        self.loader = DataLoader(SeededDataset(self.items), batch_sampler=self.sampler, num_workers=self.num_workers,
-                                 collate_fn=_collate_param_items, persistent_workers=self.num_workers > 0,
-                                 prefetch_factor=4 if self.num_workers > 0 else None)
-        self._iter = iter(self.loader)
+        self._start(self.items, _collate_param_items)
 
     def next_batch(self) -> Batch:
         params, augment = next(self._iter)
         batch = self.generator.render(params, augment)
         return to_device(batch, self.device, self.channels_last)
-
-    def close(self) -> None:
-        self._iter = None
 
 
 def resolve_pipeline(config: Any, device: torch.device) -> str:

@@ -121,9 +121,10 @@ class MeanTally:
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}
 
-    def add(self, name: str, values: torch.Tensor) -> None:
+    def add(self, name: str, values: torch.Tensor, keep_nan: bool = False) -> None:
+        """Add ``values`` (any shape) to ``name``'s mean; ``keep_nan``: a NaN makes the mean NaN."""
         values = values.detach().double().reshape(-1)
-        finite = torch.isfinite(values)
+        finite = torch.isfinite(values) | keep_nan
         self.sums[name] = self.sums.get(name, 0.0) + float(values[finite].sum())
         self.counts[name] = self.counts.get(name, 0) + int(finite.sum())
 

@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from decomr.data.batch import Batch
 from decomr.losses import LossConfig
@@ -91,8 +92,6 @@ def fit(model: nn.Module, batches: Callable[[int], Batch], optimizer: torch.opti
     Raises:
         ValueError: ``steps`` < 0, ``eval_every`` < 0 or a stage other than 1 or 2.
     """
-    from tqdm.auto import tqdm
-
     if steps < 0 or eval_every < 0:
         raise ValueError(f"steps, eval_every: expected >= 0, got {steps}, {eval_every}")
     stage_of = stage if callable(stage) else (lambda i: stage)

@@ -20,6 +20,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import time
 from collections import defaultdict
 from contextlib import nullcontext
@@ -29,6 +30,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from decomr.body import load as load_body
 from decomr.data.batch import Batch, as_batch
@@ -41,7 +43,7 @@ from decomr.train.data import (build_test_dataset, build_test_loader, build_trai
                                resolve_pipeline, to_device)
 from decomr.train.distributed import (DistInfo, all_reduce_mean, barrier, cleanup_distributed, init_distributed,
                                       main_process_first, no_sync, wrap_ddp)
-from decomr.train.errors import batch_errors
+from decomr.train.errors import MeanTally, batch_errors
 from decomr.train.panels import prediction_panel
 from decomr.train.targets import joints_for_loss, make_targets
 from decomr.uv import load_atlas, weight_map as make_weight_map
@@ -269,8 +271,7 @@ def evaluate(model: nn.Module, loader: Any, *, stage: int = 2, weight_map: torch
     device = device or next(plain.parameters()).device
     was_training = plain.training
     plain.eval()
-    sums: dict[str, float] = defaultdict(float)
-    counts: dict[str, int] = defaultdict(int)
+    tally = MeanTally()
     start, n = time.perf_counter(), 0
     for i, batch in enumerate(loader):
         if max_batches is not None and i >= max_batches:
@@ -281,19 +282,15 @@ def evaluate(model: nn.Module, loader: Any, *, stage: int = 2, weight_map: torch
             out = plain(batch.image, stage=STAGE_NAMES[stage])
         out = _float_output(out)
         for name, values in batch_errors(out, batch).items():  # (B,) per-sample metrics
-            finite = torch.isfinite(values)
-            sums[name] += float(values[finite].sum())
-            counts[name] += int(finite.sum())
+            tally.add(name, values)
         if weight_map is not None:
             gt = make_targets(batch, plain.sampler, iuv_size=plain.config.iuv_size)
             terms = compute_losses(joints_for_loss(out, gt.joint_set), gt.targets, weight_map, loss_config)
-            for name in LOSS_TERMS:
-                sums[f"loss_{name}"] += float(getattr(terms, name)) * b
-                counts[f"loss_{name}"] += b
+            for name in LOSS_TERMS:  # one value per batch, weighted by its size; a NaN loss shows
+                tally.add(f"loss_{name}", getattr(terms, name).expand(b), keep_nan=True)
         n += b
     plain.train(was_training)
-    metrics = {k: sums[k] / counts[k] for k in sums if counts[k] > 0}
-    return EvalResult(metrics=metrics, num_samples=n, seconds=time.perf_counter() - start)
+    return EvalResult(metrics=tally.result(), num_samples=n, seconds=time.perf_counter() - start)
 
 
 # ================================================================================================
@@ -356,10 +353,6 @@ class _Logger:
                 if key not in ("step", "kind", "wall") and isinstance(value, (int, float)) and math.isfinite(value):
                     self.writer.add_scalar(f"{prefix}/{key}", value, row["step"])
 
-    def image(self, tag: str, image: Any, step: int) -> None:
-        if self.enabled and self.writer is not None:
-            self.writer.add_image(tag, image, step, dataformats="HWC")
-
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
@@ -367,14 +360,15 @@ class _Logger:
 
 def _log_sample_images(log: _Logger, model: nn.Module, batch: Batch, stage: int, step: int,
                        faces: torch.Tensor) -> None:
-    """TensorBoard: input | GT IUV | predicted IUV | predicted mesh, for the first sample."""
+    """TensorBoard (``log.writer``): input | GT IUV | predicted IUV | predicted mesh, for the first sample."""
     plain = unwrap_model(model)
     was_training = plain.training
     plain.eval()
     with torch.no_grad():
         out = _float_output(plain(batch.image[:1].float().contiguous(), stage=STAGE_NAMES[stage]))
     plain.train(was_training)
-    log.image("samples/prediction", prediction_panel(batch, out, index=0, faces=faces), step)
+    log.writer.add_image("samples/prediction", prediction_panel(batch, out, index=0, faces=faces), step,
+                         dataformats="HWC")
 
 
 class RunExistsError(FileExistsError):
@@ -397,10 +391,8 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     """
     for path in remove_stale_temporaries(run_dir):
         logger.info("removed %s (left by a writer that was killed)", path)
-    if resume:
-        return
     existing = [n for n in ("last.pt", "best.pt", "metrics.jsonl") if (run_dir / n).exists()]
-    if not existing:
+    if resume or not existing:
         return
     if not overwrite:
         raise RunExistsError(
@@ -434,7 +426,7 @@ def train(config: TrainConfig, resume: bool | str | Path = False, progress: bool
         NonFiniteLossError: training diverged (the message names the step and the loss terms;
             ``last.pt`` holds the last good state).
     """
-    if _rank_from_env() == 0:
+    if int(os.environ.get("RANK", "0")) == 0:  # torchrun's rank (the process group does not exist yet)
         prepare_run_dir(config.run_dir, bool(resume), overwrite)
     info = init_distributed(config.train.device)
     threads = torch.get_num_threads()
@@ -447,17 +439,8 @@ def train(config: TrainConfig, resume: bool | str | Path = False, progress: bool
         cleanup_distributed()
 
 
-def _rank_from_env() -> int:
-    """This process' rank under torchrun (``RANK``), 0 otherwise (before the process group exists)."""
-    import os
-
-    return int(os.environ.get("RANK", "0"))
-
-
 def _train(config: TrainConfig, resume: bool | str | Path, progress: bool, info: DistInfo) -> TrainResult:
     """The body of :func:`train` (after the process group and the CPU threads are set up)."""
-    from tqdm.auto import tqdm
-
     ckpt = None
     if resume:
         path = Path(resume) if not isinstance(resume, bool) else config.run_dir / "last.pt"
@@ -508,10 +491,10 @@ def _train(config: TrainConfig, resume: bool | str | Path, progress: bool, info:
     amp_dtype = amp_dtype_for(t, info.device)
     compiled = torch.compile(model) if t.compile else model
     log = _Logger(run_dir, info.is_main, t.tensorboard, ckpt.step if ckpt is not None else None)
-    mode = "resuming" if ckpt is not None else "starting"
     if info.is_main:
         logger.info("%s %s at step %d/%d (stage 1: %d steps CNet alone, stage 2: %d steps end to end) on %s x%d",
-                    mode, run_dir, step, total, s1, s2, info.device, info.world_size)
+                    "resuming" if ckpt is not None else "starting", run_dir, step, total, s1, s2, info.device,
+                    info.world_size)
 
     def checkpoint(name: str, rng: bool = True) -> None:
         if info.is_main:
@@ -558,9 +541,8 @@ def _train(config: TrainConfig, resume: bool | str | Path, progress: bool, info:
                                 amp_dtype=amp_dtype, step=step, body=target_body, atlas=atlas)
             step += 1
             bar.update(1)
-            for k, v in result.losses.items():
+            for k, v in {**result.losses, "grad_norm": result.grad_norm}.items():
                 window[k] += v
-            window["grad_norm"] += result.grad_norm
             window_steps += 1
             if step % t.log_every == 0 or step == total:
                 elapsed = time.perf_counter() - window_start
@@ -587,11 +569,11 @@ def _train(config: TrainConfig, resume: bool | str | Path, progress: bool, info:
                     break
     except NonFiniteLossError:
         logger.error("training stopped: non-finite loss; %s keeps the last good state", run_dir / "last.pt")
-        bar.close()
         log.close()
         source.close()
         raise
-    bar.close()
+    finally:
+        bar.close()
     if not stopped_early:
         last_eval = run_eval() or last_eval
     checkpoint("last.pt")
@@ -600,9 +582,8 @@ def _train(config: TrainConfig, resume: bool | str | Path, progress: bool, info:
                     t.max_minutes, step, total, run_dir)
     log.close()
     source.close()
-    history = log.history
     return TrainResult(run_dir=run_dir, step=step, total_steps=total, finished=not stopped_early,
-                       best_metric=best_metric, best_step=best_step, history=history, last_eval=last_eval)
+                       best_metric=best_metric, best_step=best_step, history=log.history, last_eval=last_eval)
 
 
 def _resume_config(saved: TrainConfig, given: TrainConfig) -> TrainConfig:

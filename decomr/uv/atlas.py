@@ -129,11 +129,10 @@ class UVAtlas:
     template: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "uv", _as_tensor(self.uv, torch.float32))
-        object.__setattr__(self, "faces_uv", _as_tensor(self.faces_uv, torch.int64))
-        object.__setattr__(self, "vt_to_v", _as_tensor(self.vt_to_v, torch.int64))
-        if self.uv_mirror is not None:
-            object.__setattr__(self, "uv_mirror", _as_tensor(self.uv_mirror, torch.int64))
+        for name, dtype in (("uv", torch.float32), ("faces_uv", torch.int64), ("vt_to_v", torch.int64),
+                            ("uv_mirror", torch.int64)):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _as_tensor(getattr(self, name), dtype))
         t = self.uv.shape[0]
         if self.uv.dim() != 2 or self.uv.shape[1] != 2:
             raise ValueError(f"uv: expected shape (T, 2), received {tuple(self.uv.shape)}")
@@ -231,11 +230,8 @@ class UVAtlas:
                     f"{path}: built for mesh hash {stored_hash!r}, the body has {expected_hash!r} "
                     "(rebuild with `decomr build-uv` or load_atlas(..., rebuild=True))"
                 )
-            kwargs = {}
-            for f in fields(AtlasStats):
-                key = f"stats_{f.name}"
-                if key in z:
-                    kwargs[f.name] = type(f.default)(z[key].item())
+            stats = {f.name: type(f.default)(z[f"stats_{f.name}"].item()) for f in fields(AtlasStats)
+                     if f"stats_{f.name}" in z}
             return cls(
                 name=str(z["name"]),
                 uv=z["uv"],
@@ -245,7 +241,7 @@ class UVAtlas:
                 mesh_hash=stored_hash,
                 body_name=str(z["body_name"]),
                 uv_mirror=z["uv_mirror"].astype(np.int64) if "uv_mirror" in z else None,
-                stats=AtlasStats(**kwargs),
+                stats=AtlasStats(**stats),
                 template=z["template"] if "template" in z else None,
             )
 

@@ -325,7 +325,7 @@ def symmetrise(uv: np.ndarray, uv_mirror: np.ndarray, vt_to_v: np.ndarray, verti
     if np.corrcoef(x[:, 1], y)[0, 1] > 0:  # head must be at small v
         x[:, 1] = -x[:, 1]
     if sides is None:  # the sign of x relative to the mirror vertex: right only for exact symmetry
-        side = np.sign(vertices[vt_to_v, 0] - vertices[mirror_of_vertex(uv_mirror, vt_to_v), 0])
+        side = np.sign(vertices[vt_to_v, 0] - vertices[vt_to_v[uv_mirror], 0])
     else:
         side = np.asarray(sides)[vt_to_v]  # (T,)
     left = side > 0
@@ -341,11 +341,6 @@ def symmetrise(uv: np.ndarray, uv_mirror: np.ndarray, vt_to_v: np.ndarray, verti
     wrong = ((side > 0) & (sym[:, 0] < axis_u + eps)) | ((side < 0) & (sym[:, 0] > axis_u - eps))
     sym[wrong, 0] = axis_u + side[wrong] * eps
     return x, sym, axis_u, int(wrong.sum())
-
-
-def mirror_of_vertex(uv_mirror: np.ndarray, vt_to_v: np.ndarray) -> np.ndarray:
-    """(T,) mesh vertex of each UV vertex's mirror image."""
-    return vt_to_v[uv_mirror]
 
 
 def fit_unit_square(uv: np.ndarray, axis_u: float, margin: float, uv_mirror: np.ndarray | None = None):

@@ -30,6 +30,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from decomr.paths import figures_dir
 from decomr.uv.atlas import UVAtlas
+from decomr.uv.sampler import _group_members
 from decomr.uv.seams import check_mesh_arrays, edge_length_graph
 
 __all__ = [
@@ -125,21 +126,11 @@ def uv_distances(atlas: UVAtlas, sources: np.ndarray, targets: np.ndarray, copy:
         uv = vertex_uv(atlas, copy)
         return np.linalg.norm(uv[sources][:, None] - uv[targets][None], axis=-1)
     uv = atlas.uv.numpy().astype(np.float64)
-    vt_to_v = atlas.vt_to_v.numpy()
-    order = np.argsort(vt_to_v, kind="stable")
-    start = np.searchsorted(vt_to_v[order], np.arange(atlas.num_vertices))
-    stop = np.searchsorted(vt_to_v[order], np.arange(atlas.num_vertices), side="right")
-
-    def copies(vs):
-        n = stop[vs] - start[vs]
-        idx = order[np.repeat(start[vs], n) + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)]
-        return idx, np.concatenate([[0], np.cumsum(n)[:-1]])
-
-    rows, row_starts = copies(sources)
-    cols, col_starts = copies(targets)
+    rows, n_rows = _group_members(atlas.vt_to_v.numpy(), sources)  # the UV copies of each source
+    cols, n_cols = _group_members(atlas.vt_to_v.numpy(), targets)
     d = np.linalg.norm(uv[rows][:, None] - uv[cols][None], axis=-1)  # (copies of S, copies of N)
-    d = np.minimum.reduceat(d, col_starts, axis=1)
-    return np.minimum.reduceat(d, row_starts, axis=0)
+    d = np.minimum.reduceat(d, np.cumsum(n_cols) - n_cols, axis=1)
+    return np.minimum.reduceat(d, np.cumsum(n_rows) - n_rows, axis=0)
 
 
 def scores_from_matrices(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:

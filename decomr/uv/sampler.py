@@ -63,18 +63,13 @@ class _CSRMatmul(torch.autograd.Function):
         return gx, None, None, None, None, None, None, None
 
 
-def _csr_arrays(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> list[torch.Tensor]:
-    """CSR arrays (indptr, indices, data) of a COO matrix and of its transpose, as tensors."""
-    m = sp.coo_matrix((vals, (rows, cols)), shape=shape)
-    out = []
-    for mat in (m.tocsr(), m.T.tocsr()):
-        mat.sort_indices()
-        out += [
-            torch.as_tensor(mat.indptr.astype(np.int64)),
-            torch.as_tensor(mat.indices.astype(np.int64)),
-            torch.as_tensor(mat.data, dtype=torch.float32),
-        ]
-    return out
+def _group_members(keys: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The indices ``i`` with ``keys[i] == q`` for each ``q`` of ``query`` (Q,), concatenated in
+    query order (ascending within a query), and (Q,) how many each query has."""
+    order = np.argsort(keys, kind="stable")
+    start = np.searchsorted(keys[order], query)
+    n = np.searchsorted(keys[order], query, side="right") - start  # (Q,)
+    return order[np.repeat(start, n) + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)], n
 
 
 def stencil_pixels(uv: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -191,13 +186,10 @@ class UVSampler(nn.Module):
         keep = pw.reshape(-1) != 0
         pix_rows = np.repeat(np.arange(r * r), 3)[keep]
         counts = np.bincount(vt_to_v, minlength=atlas.num_vertices)
-        mats = {
-            "blend": _csr_arrays(pix_rows, pv.reshape(-1)[keep], pw.reshape(-1)[keep], (r * r, atlas.num_vertices)),
-            "average": _csr_arrays(vt_to_v, np.arange(len(vt_to_v)), 1.0 / counts[vt_to_v], (atlas.num_vertices, len(vt_to_v))),
-        }
-        for name, arrays in mats.items():
-            for key, arr in zip(("rows", "cols", "vals", "t_rows", "t_cols", "t_vals"), arrays):
-                self.register_buffer(f"_{name}_{key}", arr, persistent=False)
+        self._register_csr("blend", sp.coo_matrix((pw.reshape(-1)[keep], (pix_rows, pv.reshape(-1)[keep])),
+                                                  shape=(r * r, atlas.num_vertices)))
+        self._register_csr("average", sp.coo_matrix((1.0 / counts[vt_to_v], (vt_to_v, np.arange(len(vt_to_v)))),
+                                                    shape=(atlas.num_vertices, len(vt_to_v))))
         # Dense equivalent of the copy average (ONNX export / tracing): copy_table (V, K) UV
         # copies of each vertex (index T = a zero row), copy_weight (V, K) = 1 / copies or 0.
         k = int(counts.max())
@@ -244,20 +236,26 @@ class UVSampler(nn.Module):
         read = sp.coo_matrix((vals, (rows, pix.ravel())), shape=(self.num_vertices, r * r)).tocsr()
         read.sum_duplicates()
         read.eliminate_zeros()
-        coo = read.tocoo()
-        for key, arr in zip(("rows", "cols", "vals", "t_rows", "t_cols", "t_vals"),
-                            _csr_arrays(coo.row, coo.col, coo.data, (self.num_vertices, r * r))):
-            self.register_buffer(f"_read_{key}", arr, persistent=False)
+        self._register_csr("read", read)
         # Dense twin for export: (V, K) pixel indices and weights.
-        k = int(np.diff(read.indptr).max())
-        table = np.zeros((self.num_vertices, k), dtype=np.int64)
-        weight = np.zeros((self.num_vertices, k), dtype=np.float32)
-        for v in range(self.num_vertices):
-            a, b = read.indptr[v], read.indptr[v + 1]
-            table[v, : b - a] = read.indices[a:b]
-            weight[v, : b - a] = read.data[a:b]
+        nnz = np.diff(read.indptr)  # (V,) pixels each vertex reads
+        row = np.repeat(np.arange(self.num_vertices), nnz)
+        slot = np.arange(read.nnz) - read.indptr[row]  # position within its row
+        table = np.zeros((self.num_vertices, int(nnz.max())), dtype=np.int64)
+        weight = np.zeros((self.num_vertices, int(nnz.max())), dtype=np.float32)
+        table[row, slot], weight[row, slot] = read.indices, read.data
         self.register_buffer("read_table", torch.as_tensor(table), persistent=False)
         self.register_buffer("read_weight", torch.as_tensor(weight), persistent=False)
+
+    def _register_csr(self, name: str, matrix: sp.spmatrix) -> None:
+        """Buffers ``_{name}_rows``, ``_cols``, ``_vals`` (CSR indptr, indices, data) of a constant sparse
+        matrix and ``_{name}_t_rows`` .. ``_t_vals`` of its transpose (for :meth:`_matmul`)."""
+        for prefix, mat in (("", matrix.tocsr()), ("t_", matrix.T.tocsr())):
+            mat.sort_indices()
+            arrays = {"rows": mat.indptr.astype(np.int64), "cols": mat.indices.astype(np.int64),
+                      "vals": mat.data.astype(np.float32)}
+            for key, arr in arrays.items():
+                self.register_buffer(f"_{name}_{prefix}{key}", torch.as_tensor(arr), persistent=False)
 
     def _sparse_ok(self) -> bool:
         """Use the sparse products unless disabled or while exporting/tracing (no sparse ops there)."""
@@ -288,15 +286,8 @@ class UVSampler(nn.Module):
             return
         # "extrapolate": among the faces incident to the UV vertices that read the pixel, the one
         # the pixel centre is least outside of; its (extended) barycentrics blend the values.
-        inc_face = np.repeat(np.arange(len(fuv)), 3)
-        inc_vt = fuv.ravel()
-        o = np.argsort(inc_vt, kind="stable")
-        inc_face, inc_vt = inc_face[o], inc_vt[o]
-        start = np.searchsorted(inc_vt, pt)
-        stop = np.searchsorted(inc_vt, pt, side="right")
-        n = stop - start
-        cand_pix = np.repeat(pix, n)
-        cand_face = inc_face[np.repeat(start, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))]
+        corner, n = _group_members(fuv.ravel(), pt)  # the face corners at each reading UV vertex
+        cand_pix, cand_face = np.repeat(pix, n), corner // 3
         centre = np.stack([cand_pix % r, cand_pix // r], axis=1) / (r - 1)  # (M, 2) (u, v)
         tri = uv[fuv[cand_face]]  # (M, 3, 2)
         b = barycentric(centre, tri[:, 0], tri[:, 1], tri[:, 2])  # (M, 3)

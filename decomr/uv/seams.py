@@ -112,11 +112,14 @@ def mesh_edges(faces: np.ndarray) -> np.ndarray:
 
 def edge_length_graph(vertices: np.ndarray, faces: np.ndarray) -> sp.csr_matrix:
     """Symmetric sparse (V, V) graph of the mesh edges weighted by their Euclidean length."""
-    e = mesh_edges(faces)
-    w = np.linalg.norm(vertices[e[:, 0]] - vertices[e[:, 1]], axis=1)
-    n = len(vertices)
-    g = sp.coo_matrix((np.concatenate([w, w]), (np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]]))), shape=(n, n))
-    return g.tocsr()
+    return _length_graph(vertices, mesh_edges(faces))
+
+
+def _length_graph(vertices: np.ndarray, e: np.ndarray, factor: np.ndarray | float = 1.0) -> sp.csr_matrix:
+    """Symmetric sparse (V, V) graph of the edges ``e`` (E, 2), weighted by length times ``factor``."""
+    w = np.linalg.norm(vertices[e[:, 0]] - vertices[e[:, 1]], axis=1) * factor  # (E,)
+    rows, cols = np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]])
+    return sp.coo_matrix((np.concatenate([w, w]), (rows, cols)), shape=(len(vertices),) * 2).tocsr()
 
 
 def _path_from_predecessors(pred: np.ndarray, target: int) -> list[int]:
@@ -142,9 +145,7 @@ def _back_midline(vertices: np.ndarray, faces: np.ndarray, mirror_map: np.ndarra
     z = vertices[:, 2]
     zc, zs = z[mid].mean(), max(z[mid].std(), 1e-9)
     front = 1.0 / (1.0 + np.exp(-(0.5 * (z[e[:, 0]] + z[e[:, 1]]) - zc) / (0.1 * zs)))
-    w = np.linalg.norm(vertices[e[:, 0]] - vertices[e[:, 1]], axis=1) * (1.0 + 20.0 * front)
-    n = len(vertices)
-    g = sp.coo_matrix((np.concatenate([w, w]), (np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]]))), shape=(n, n)).tocsr()
+    g = _length_graph(vertices, e, 1.0 + 20.0 * front)
     top = mid[np.argmax(vertices[mid, 1])]
     bottom = mid[np.argmin(vertices[mid, 1])]
     dist, pred = dijkstra(g, directed=False, indices=top, return_predecessors=True)
@@ -201,13 +202,7 @@ def symmetric_seam_tree(
         """Multi-source Dijkstra through strictly-left vertices not already on the tree."""
         allowed = left & ~forbidden
         allowed[sources] = True
-        keep = allowed[edges[:, 0]] & allowed[edges[:, 1]]
-        e = edges[keep]
-        w = np.linalg.norm(vertices[e[:, 0]] - vertices[e[:, 1]], axis=1)
-        g = sp.coo_matrix(
-            (np.concatenate([w, w]), (np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]]))),
-            shape=(n, n),
-        ).tocsr()
+        g = _length_graph(vertices, edges[allowed[edges[:, 0]] & allowed[edges[:, 1]]])
         return dijkstra(g, directed=False, indices=sources, return_predecessors=True, min_only=True)[:2]
 
     if terminals is None:

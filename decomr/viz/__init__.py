@@ -25,17 +25,18 @@ _LAZY: dict[str, str] = {
     **{n: "decomr.viz.uv_plots" for n in (
         "plot_atlas", "plot_seam", "plot_disk", "plot_slim_snapshots", "plot_distortion", "fig3_uv_atlases",
         "fig4_distance_matrices", "plot_location_map", "plot_weight_map", "uv_explorer", "location_map_rgb",
+        "UVExplorer",
     )},
     **{n: "decomr.viz.viewers" for n in (
         "show_prediction", "prediction_mesh_viewer", "iuv_overlay_viewer", "PredictionMeshViewer", "IUVOverlayViewer",
+        "PredictionViewers",
     )},
     "prediction_grid": "decomr.viz.prediction_plots",
     **{n: "decomr.viz.train_plots" for n in (
         "plot_loss_curves", "plot_predictions", "prediction_panel", "iuv_rgb", "mesh_overlay", "load_history",
         "plot_learning_curve", "plot_probe",
     )},
-    **{n: "decomr.viz.data_plots" for n in ("plot_samples", "plot_augmentation", "iuv_to_rgb", "draw_keypoints",
-                                            "data_figures")},
+    **{n: "decomr.viz.data_plots" for n in ("plot_samples", "plot_augmentation", "draw_keypoints", "data_figures")},
     **{n: "decomr.viz.model_plots" for n in (
         "feature_pca_rgb", "plot_uv_maps", "plot_cnet_outputs", "plot_pixel_to_cell", "plot_uv_transfer",
         "NeighbourJumps", "neighbour_cell_jumps", "plot_neighbour_jumps", "Correspondences",
@@ -44,8 +45,6 @@ _LAZY: dict[str, str] = {
     **{n: "decomr.viz.experiment_plots" for n in ("plot_table5", "plot_mesh_zoom", "ATLAS_COLORS")},
     **{n: "decomr.viz.stress_plots" for n in ("plot_sweep", "plot_sweeps")},
     **{n: "decomr.viz.static" for n in ("StaticFallback", "plotly_mesh_png", "figure_png")},
-    **{n: "decomr.viz.viewers" for n in ("PredictionViewers",)},
-    "UVExplorer": "decomr.viz.uv_plots",
 }
 
 

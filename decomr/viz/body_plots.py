@@ -68,8 +68,8 @@ def as_numpy(x, dtype=np.float64, name: str = "array") -> np.ndarray:
         raise ValueError(f"{name}: expected an array-like of numbers, got {type(x).__name__}") from exc
 
 
-def _check_mesh(vertices, faces) -> tuple[np.ndarray, np.ndarray]:
-    v = as_numpy(vertices, name="vertices")
+def _check_mesh(vertices, faces, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+    v = as_numpy(vertices, dtype, "vertices")
     f = as_numpy(faces, np.int64, "faces")
     if v.ndim != 2 or v.shape[1] != 3:
         raise ValueError(f"vertices: expected (V, 3), got {v.shape}")
@@ -195,15 +195,14 @@ def plot_mesh(
     normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # (F, 3)
     normal /= np.linalg.norm(normal, axis=1, keepdims=True) + 1e-12
     keep = normal[:, 2] > 0 if cull else np.ones(len(f), bool)
+    rgba = rgba.copy()
     if shading:
         L = np.asarray(light, np.float64)
         L = L / np.linalg.norm(L)
         lambert = normal @ L
         lambert = lambert if cull else np.abs(lambert)
         shade = ambient + (1.0 - ambient) * np.clip(lambert, 0.0, 1.0)
-        rgba = rgba.copy()
         rgba[:, :3] *= shade[:, None]
-    rgba = rgba.copy()
     rgba[:, 3] *= alpha
     order = np.argsort(tri[:, :, 2].mean(1)[keep], kind="stable")  # far (small z) first
     idx = np.nonzero(keep)[0][order]
@@ -220,9 +219,8 @@ def plot_mesh(
         ax.set_aspect("equal")
         ax.set_axis_off()
     if colorbar and sm is not None:
-        cb = ax.figure.colorbar(sm, ax=ax, fraction=0.05, pad=0.02, shrink=0.8)
-        if isinstance(colorbar, str):
-            cb.set_label(colorbar)
+        label = colorbar if isinstance(colorbar, str) else ""
+        ax.figure.colorbar(sm, ax=ax, fraction=0.05, pad=0.02, shrink=0.8, label=label)
     return poly
 
 
@@ -261,10 +259,6 @@ _LABEL_OFFSETS: dict[str, tuple[float, float]] = {
     "left_wrist": (7.0, 4.0), "right_wrist": (-7.0, 4.0),
     "pelvis": (0.0, -11.0),
 }
-def _default_names(J: int) -> tuple[str, ...] | None:
-    return {24: SMPL_JOINT_NAMES, 14: LSP_JOINT_NAMES}.get(J)
-
-
 def _side_color(name: str | None) -> str:
     if name is None:
         return CENTRE_COLOR
@@ -308,7 +302,7 @@ def plot_joints(
     if names is not None and len(names) != J:
         raise ValueError(f"names: expected {J} names, got {len(names)}")
     p = project(j, view, frame)[:, :2] if j.shape[1] == 3 else j
-    side_names = list(names) if names is not None else _default_names(J)
+    side_names = list(names) if names is not None else {24: SMPL_JOINT_NAMES, 14: LSP_JOINT_NAMES}.get(J)
     bones = {"smpl": SMPL_BONES, "lsp": LSP_BONES}.get(skeleton, skeleton) if isinstance(skeleton, str) else skeleton
     if skeleton == "auto":
         bones = {24: SMPL_BONES, 14: LSP_BONES}.get(J, ())
@@ -546,6 +540,28 @@ def sample_grid(
         elif kind in named:
             title = f"{kind}\n{title}"
         ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------- figure helpers
+def image_rgb(image) -> np.ndarray:
+    """(3, H, W) image in [0, 1] (tensor or array) -> (H, W, 3) float32 numpy, clipped to [0, 1]."""
+    return as_numpy(image, np.float32).transpose(1, 2, 0).clip(0, 1)
+
+
+def clean_axes(ax: Axes, title: str | None = None, fontsize: float = 9) -> None:
+    """Hide the ticks of an image panel; title it unless ``title`` is empty."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=fontsize)
+
+
+def finish_figure(fig: Figure, title: str | None = None, fontsize: float = 10) -> Figure:
+    """Add the figure title (unless empty) and tighten the layout; returns ``fig``."""
+    if title:
+        fig.suptitle(title, fontsize=fontsize)
     fig.tight_layout()
     return fig
 

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from decomr.body.pose import POSE_NAMES
-from decomr.viz.body_plots import face_labels
-from decomr.viz.colors import LSP_PART_COLORS, MESH_COLOR, WEIGHT_GROUP_COLORS, palette_rgb
+from decomr.viz.body_plots import _check_mesh, face_labels
+from decomr.viz.colors import MESH_COLOR, lsp_part_rgb, weight_group_rgb
 from decomr.viz.static import StaticFallback, plotly_mesh_png
 
 log = logging.getLogger(__name__)
@@ -95,27 +95,32 @@ def default_pose_controls(body) -> list[PoseControl]:
     return controls
 
 
-def _rgb_strings(rgb: np.ndarray) -> list[str]:
+def part_colors(body, kind: str, faces) -> dict:
+    """Mesh3d ``facecolor`` of each face's LSP part (``"parts"``) or Eq. 6 weight group (``"weight"``)."""
+    labels = face_labels(body.weight_parts if kind == "weight" else body.lsp_parts, faces)  # (F,)
+    rgb = weight_group_rgb(labels) if kind == "weight" else lsp_part_rgb(labels)  # (F, 3)
     q = np.clip(np.round(255 * rgb), 0, 255).astype(int)
-    return [f"rgb({r},{g},{b})" for r, g, b in q]
+    return {"facecolor": [f"rgb({r},{g},{b})" for r, g, b in q]}
+
+
+def scalar_colors(values, colorscale: str, label: str) -> dict:
+    """Mesh3d colour arguments of (V,) per-vertex values, with a colour bar titled ``label``."""
+    return {"intensity": np.asarray(values, dtype=np.float64), "colorscale": colorscale, "showscale": True,
+            "colorbar": {"title": {"text": label}, "len": 0.6}}
 
 
 def _color_kwargs(body, color_by, colorscale: str, color_label: str) -> dict:
     """Mesh3d colour arguments for ``color_by`` (see :func:`mesh_viewer`)."""
-    faces = body.faces.cpu().numpy()
     if color_by is None:
         return {"color": MESH_COLOR}
     if isinstance(color_by, str):
         if color_by not in ("parts", "lsp", "weight"):
             raise ValueError(f"color_by: expected 'parts', 'weight', None or (V,) values, got {color_by!r}")
-        labels = body.weight_parts if color_by == "weight" else body.lsp_parts
-        palette = WEIGHT_GROUP_COLORS if color_by == "weight" else LSP_PART_COLORS
-        return {"facecolor": _rgb_strings(palette_rgb(palette)[face_labels(labels, faces)])}
+        return part_colors(body, color_by, body.faces.cpu().numpy())
     values = color_by.detach().cpu().numpy() if torch.is_tensor(color_by) else np.asarray(color_by)
     if values.shape != (body.num_vertices,):
         raise ValueError(f"color_by: expected ({body.num_vertices},) per-vertex values, got {values.shape}")
-    return {"intensity": values.astype(np.float64), "colorscale": colorscale, "showscale": True,
-            "colorbar": {"title": {"text": color_label}, "len": 0.6}}
+    return scalar_colors(values, colorscale, color_label)
 
 
 def mesh_figure(vertices, faces, **mesh_kwargs):
@@ -130,12 +135,7 @@ def mesh_figure(vertices, faces, **mesh_kwargs):
     """
     import plotly.graph_objects as go
 
-    v = vertices.detach().cpu().numpy() if torch.is_tensor(vertices) else np.asarray(vertices)
-    f = faces.detach().cpu().numpy() if torch.is_tensor(faces) else np.asarray(faces)
-    if v.ndim != 2 or v.shape[1] != 3:
-        raise ValueError(f"vertices: expected (V, 3), got {v.shape}")
-    if f.ndim != 2 or f.shape[1] != 3:
-        raise ValueError(f"faces: expected (F, 3), got {f.shape}")
+    v, f = _check_mesh(vertices, faces, np.float32)
     kw = dict(flatshading=False, lighting=dict(ambient=0.45, diffuse=0.7, specular=0.1, roughness=0.8, fresnel=0.1),
               lightposition=dict(x=-100, y=200, z=300), hoverinfo="skip")
     kw.update(mesh_kwargs)
@@ -151,7 +151,46 @@ def mesh_figure(vertices, faces, **mesh_kwargs):
     return fig
 
 
-class MeshViewer(StaticFallback):
+class PlotlyMeshViewer(StaticFallback):
+    """Base of the plotly mesh viewers: a ``FigureWidget`` (needs ``anywidget`` with plotly >= 6),
+    else the static figure redrawn in an ``ipywidgets.Output`` after each change."""
+
+    figure: Any
+    _output: Any
+
+    def _init_figure(self, static: Any) -> Any:
+        """Set :attr:`figure` from a static plotly figure; returns the ipywidget that shows it."""
+        import ipywidgets as W
+        import plotly.graph_objects as go
+
+        try:
+            self.figure, self._output = go.FigureWidget(static), None
+        except ImportError:  # plotly >= 6 without anywidget
+            log.info("anywidget is not installed: the viewer redraws a static plotly figure")
+            self.figure, self._output = static, W.Output()
+        return self.figure if self._output is None else self._output
+
+    def _set_vertices(self, v: np.ndarray) -> None:
+        """Move the mesh to (V, 3) vertices (the figure is redrawn by :meth:`_redraw`)."""
+        with self.figure.batch_update():
+            mesh = self.figure.data[0]
+            mesh.x, mesh.y, mesh.z = v[:, 0], v[:, 1], v[:, 2]
+
+    def _redraw(self) -> None:
+        if self._output is None:
+            return
+        from IPython.display import display
+
+        self._output.clear_output(wait=True)
+        with self._output:
+            display(self.figure)
+
+    def snapshot(self) -> bytes:
+        """PNG picture of the current mesh (the static fallback of :mod:`decomr.viz.static`)."""
+        return plotly_mesh_png(self.figure)
+
+
+class MeshViewer(PlotlyMeshViewer):
     """Interactive viewer built by :func:`mesh_viewer`; displays itself in a notebook.
 
     Attributes:
@@ -173,7 +212,6 @@ class MeshViewer(StaticFallback):
         height: int = 560,
     ) -> None:
         import ipywidgets as W
-        import plotly.graph_objects as go
 
         self.body = body
         self._busy = False
@@ -185,13 +223,7 @@ class MeshViewer(StaticFallback):
 
         static = mesh_figure(self._vertices(self._base_pose), body.faces, **_color_kwargs(body, color_by, colorscale, color_label))
         static.update_layout(height=height)
-        try:
-            self.figure = go.FigureWidget(static)
-            self._output = None
-        except ImportError:  # plotly >= 6 without anywidget
-            log.info("anywidget is not installed: the viewer redraws a static plotly figure")
-            self.figure = static
-            self._output = W.Output()
+        view = self._init_figure(static)
 
         labels = getattr(body, "phenotype_labels", None) or [f"beta {i}" for i in range(body.shape_dim)]
         lo, hi = (0.0, 1.0) if body.name == "anny" else (-3.0, 3.0)
@@ -201,11 +233,9 @@ class MeshViewer(StaticFallback):
             W.FloatSlider(value=float(self._shape[0, i]), min=lo, max=hi, step=0.01, description=str(name), **slider)
             for i, name in enumerate(labels)
         ]
-        names = ["rest"]
-        if getattr(body, "prior", None) is not None:
-            names += list(POSE_NAMES)
-        self.pose_menu = W.Dropdown(options=names, value="rest", description="pose", style={"description_width": "90px"},
-                                    layout=W.Layout(width="330px"))
+        names = ["rest"] + (list(POSE_NAMES) if getattr(body, "prior", None) is not None else [])
+        self.pose_menu = W.Dropdown(options=names, value="rest", description="pose", style=slider["style"],
+                                    layout=slider["layout"])
         self.pose_sliders = [
             W.FloatSlider(value=self._control_value(c, self._base_pose), min=c.lo, max=c.hi, step=0.01,
                           description=c.label, **slider)
@@ -221,10 +251,8 @@ class MeshViewer(StaticFallback):
              *self.pose_sliders, self.reset_button],
             layout=W.Layout(min_width="350px"),
         )
-        view = self.figure if self._output is None else self._output
         self.widget = W.HBox([view, panel])
-        if self._output is not None:
-            self._redraw_static()
+        self._redraw()
 
     # -------------------------------------------------------------------- state
     @staticmethod
@@ -255,22 +283,9 @@ class MeshViewer(StaticFallback):
     def update(self) -> np.ndarray:
         """Recompute the mesh from the widgets and refresh the figure. Returns (V, 3) vertices."""
         v = self._vertices(self.current_pose(), self.current_shape())
-        if self._output is None:
-            with self.figure.batch_update():
-                mesh = self.figure.data[0]
-                mesh.x, mesh.y, mesh.z = v[:, 0], v[:, 1], v[:, 2]
-        else:
-            mesh = self.figure.data[0]
-            mesh.x, mesh.y, mesh.z = v[:, 0], v[:, 1], v[:, 2]
-            self._redraw_static()
+        self._set_vertices(v)
+        self._redraw()
         return v
-
-    def _redraw_static(self) -> None:
-        from IPython.display import display
-
-        self._output.clear_output(wait=True)
-        with self._output:
-            display(self.figure)
 
     def _on_change(self, _change=None) -> None:
         if not self._busy:
@@ -294,19 +309,10 @@ class MeshViewer(StaticFallback):
 
     def reset(self) -> None:
         """Mean shape, rest pose."""
-        self._busy = True
-        try:
-            self.pose_menu.value = "rest"
-        finally:
-            self._busy = False
+        self.pose_menu.value = "rest"
         self._base_pose = torch.zeros(1, self.body.pose_dim, 3)
         mean = self.body.mean_shape()[0].tolist()
         self._set_sliders(self.shape_sliders + self.pose_sliders, mean + [0.0 * c.sign for c in self.controls])
-
-    # -------------------------------------------------------------------- display
-    def snapshot(self) -> bytes:
-        """PNG picture of the current mesh (the static fallback of :mod:`decomr.viz.static`)."""
-        return plotly_mesh_png(self.figure)
 
 
 def mesh_viewer(

@@ -5,11 +5,12 @@ Works on a :class:`decomr.data.batch.Batch` (or a dict of its fields), e.g. of
 ``mask`` (B, 1, S, S), ``keypoints`` (B, 24, 3) / ``lsp_keypoints`` (B, 14, 3) in normalised crop
 coordinates.
 
-IUV images are shown as RGB = (u, v, 0.4 * mask) over black (the one colouring).
+IUV images are shown as RGB = (u, v, 0.4 * mask) over black (:func:`decomr.viz.train_plots.iuv_rgb`, the one
+colouring).
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,29 +20,13 @@ from matplotlib.figure import Figure
 from decomr.body.joints import LSP_JOINT_NAMES
 from decomr.data.augment import AugmentParams, UVMirror, augment_batch
 from decomr.data.batch import Batch, as_batch
+from decomr.data.crop import normalized_to_pixels
 from decomr.data.synthetic import SyntheticBatchGenerator, SyntheticConfig
-from decomr.viz.body_plots import LSP_BONES, as_numpy, save_figure
-from decomr.viz.colors import CENTRE_COLOR, LEFT_COLOR, RIGHT_COLOR, lsp_part_rgb
+from decomr.viz.body_plots import LSP_BONES, _side_color, as_numpy, clean_axes, finish_figure, image_rgb, save_figure
+from decomr.viz.colors import CENTRE_COLOR, lsp_part_rgb
 from decomr.viz.train_plots import iuv_rgb
 
-__all__ = ["iuv_to_rgb", "draw_keypoints", "plot_samples", "plot_augmentation", "data_figures"]
-
-
-def _f32(x: Any) -> np.ndarray:
-    return as_numpy(x, np.float32)
-
-_LSP_LEFT = tuple(i for i, n in enumerate(LSP_JOINT_NAMES) if n.startswith("left_"))  # hips .. wrists
-_LSP_RIGHT = tuple(i for i, n in enumerate(LSP_JOINT_NAMES) if n.startswith("right_"))
-
-
-
-def iuv_to_rgb(iuv) -> np.ndarray:
-    """(3, R, R) IUV (mask, u, v) -> (R, R, 3) RGB (:func:`decomr.viz.train_plots.iuv_rgb`, the one colouring)."""
-    return iuv_rgb(torch.as_tensor(np.asarray(_f32(iuv), dtype=np.float32)))
-
-
-def _to_pixels(points: np.ndarray, size: int) -> np.ndarray:
-    return ((points[:, :2] + 1) * size - 1) / 2
+__all__ = ["draw_keypoints", "plot_samples", "plot_augmentation", "data_figures"]
 
 
 def draw_keypoints(ax, keypoints, size: int, lsp: bool = True, markersize: float = 3.0) -> None:
@@ -50,16 +35,16 @@ def draw_keypoints(ax, keypoints, size: int, lsp: bool = True, markersize: float
     LSP keypoints (14) are joined by limbs, left side vermillion, right side blue; invisible
     points are drawn hollow.
     """
-    k = _f32(keypoints)
+    k = as_numpy(keypoints, np.float32)
     if k.ndim != 2 or k.shape[1] not in (2, 3):
         raise ValueError(f"keypoints: expected (N, 2|3), got {k.shape}")
-    px = _to_pixels(k, size)
+    px = normalized_to_pixels(torch.from_numpy(k[:, :2]), size).numpy()
     vis = k[:, 2] > 0 if k.shape[1] == 3 else np.ones(len(k), bool)
     if lsp and len(k) == 14:
-        for a, b in LSP_BONES:
-            color = LEFT_COLOR if a in _LSP_LEFT and b in _LSP_LEFT else RIGHT_COLOR if a in _LSP_RIGHT and b in _LSP_RIGHT else CENTRE_COLOR
+        colors = [_side_color(name) for name in LSP_JOINT_NAMES]
+        for a, b in LSP_BONES:  # a limb between the two sides (e.g. the hips) is drawn in the centre colour
+            color = colors[a] if colors[a] == colors[b] else CENTRE_COLOR
             ax.plot(px[[a, b], 0], px[[a, b], 1], "-", color=color, lw=1.2, alpha=0.9)
-        colors = [LEFT_COLOR if i in _LSP_LEFT else RIGHT_COLOR if i in _LSP_RIGHT else CENTRE_COLOR for i in range(14)]
     else:
         colors = ["yellow"] * len(k)
     for i in range(len(k)):
@@ -67,18 +52,21 @@ def draw_keypoints(ax, keypoints, size: int, lsp: bool = True, markersize: float
                 mfc=colors[i] if vis[i] else "none")
 
 
-def _show(ax, img, title: str | None = None) -> None:
-    ax.imshow(img, interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title, fontsize=8)
+def _show(ax, img, title: str | None = None, cmap: str | None = None) -> None:
+    ax.imshow(img, cmap=cmap, interpolation="nearest")
+    clean_axes(ax, title, fontsize=8)
 
 
-def _joints_2d(batch: Batch, i: int) -> torch.Tensor | None:
-    """(J, 3) the LSP keypoints of sample ``i`` (else its ``keypoints``; None without either)."""
+def _show_with_joints(ax, batch: Batch, i: int, title: str | None) -> np.ndarray:
+    """Draw sample ``i``'s image with its LSP keypoints (else its ``keypoints``); returns the (S, S, 3) image."""
+    img = image_rgb(batch.image[i])
+    _show(ax, img, title)
     kp = batch.lsp_keypoints if batch.lsp_keypoints is not None else batch.keypoints
-    return None if kp is None else kp[i]
+    if kp is not None:
+        draw_keypoints(ax, kp[i], img.shape[0])
+    ax.set_xlim(-0.5, img.shape[0] - 0.5)
+    ax.set_ylim(img.shape[0] - 0.5, -0.5)
+    return img
 
 
 def plot_samples(batch: Batch | Mapping, n: int | None = None, columns: Sequence[str] = ("image", "mask", "iuv", "overlay", "parts"),
@@ -105,40 +93,32 @@ def plot_samples(batch: Batch | Mapping, n: int | None = None, columns: Sequence
     names = {"image": "image + joints", "mask": f"mask ({size})", "iuv": f"IUV ({iuv_size})", "overlay": "IUV over image",
              "parts": f"parts ({iuv_size})", "iuv_default": f"IUV default ({iuv_size})"}
     for r in range(n):
-        img = _f32(batch.image[r]).transpose(1, 2, 0).clip(0, 1)
+        img = image_rgb(batch.image[r])
         S = img.shape[0]
         for c, col in enumerate(columns):
             ax = axes[r, c]
             t = names.get(col, col) if r == 0 else None
             if col == "image":
-                _show(ax, img, t)
-                kp = _joints_2d(batch, r)
-                if kp is not None:
-                    draw_keypoints(ax, kp, S)
-                ax.set_xlim(-0.5, S - 0.5)
-                ax.set_ylim(S - 0.5, -0.5)
+                _show_with_joints(ax, batch, r, t)
             elif col == "mask":
                 m = batch.mask if batch.mask is not None else batch.iuv_mask
-                m = None if m is None else m[r]
-                _show(ax, _f32(m)[0], t) if m is not None else ax.axis("off")
-                if m is not None:
-                    ax.images[-1].set_cmap("gray")
+                if m is None:
+                    ax.axis("off")
+                else:
+                    _show(ax, as_numpy(m[r], np.float32)[0], t, cmap="gray")
             elif col in ("iuv", "iuv_default"):
-                _show(ax, iuv_to_rgb(getattr(batch, col)[r]), t)
+                _show(ax, iuv_rgb(getattr(batch, col)[r]), t)
             elif col == "overlay":
-                iuv = _f32(batch.iuv[r])
+                iuv = as_numpy(batch.iuv[r], np.float32)
                 R = iuv.shape[-1]
-                up = np.kron(iuv_to_rgb(iuv), np.ones((S // R, S // R, 1))) if S % R == 0 else None
+                up = np.kron(iuv_rgb(iuv), np.ones((S // R, S // R, 1))) if S % R == 0 else None
                 m = np.kron(iuv[0], np.ones((S // R, S // R)))[..., None] if S % R == 0 else None
                 _show(ax, img * (1 - 0.6 * m) + 0.6 * m * up if up is not None else img, t)
             elif col == "parts":
-                _show(ax, lsp_part_rgb(_f32(batch.parts[r]).astype(np.int64)), t)
+                _show(ax, lsp_part_rgb(as_numpy(batch.parts[r], np.int64)), t)
             else:
                 raise ValueError(f"columns: unknown column {col!r}")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig, title)
 
 
 def plot_augmentation(panels: Sequence[tuple[str, Batch | Mapping]], n: int | None = None, params=None,
@@ -160,24 +140,13 @@ def plot_augmentation(panels: Sequence[tuple[str, Batch | Mapping]], n: int | No
     fig, axes = plt.subplots(n, 2 * len(panels), figsize=(2.0 * 2 * len(panels), 2.05 * n), squeeze=False)
     for r in range(n):
         for c, (name, batch) in enumerate(panels):
-            img = _f32(batch.image[r]).transpose(1, 2, 0).clip(0, 1)
-            S = img.shape[0]
-            ax = axes[r, 2 * c]
-            _show(ax, img, name if r == 0 else None)
-            kp = _joints_2d(batch, r)
-            if kp is not None:
-                draw_keypoints(ax, kp, S)
-            ax.set_xlim(-0.5, S - 0.5)
-            ax.set_ylim(S - 0.5, -0.5)
-            _show(axes[r, 2 * c + 1], iuv_to_rgb(batch.iuv[r]), "IUV" if r == 0 else None)
+            _show_with_joints(axes[r, 2 * c], batch, r, name if r == 0 else None)
+            _show(axes[r, 2 * c + 1], iuv_rgb(batch.iuv[r]), "IUV" if r == 0 else None)
         if params is not None:
             label = (f"flip={bool(params.flip[r])}\nrot={float(params.rot[r]):.0f} deg\n"
                      f"scale={float(params.scale[r]):.2f}\ncolour=" + ",".join(f"{float(c):.2f}" for c in params.color[r]))
             axes[r, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig, title)
 
 
 def data_figures(folder=None, n: int = 6, split: str = "val", config=None, device: str = "cpu") -> list:
@@ -198,8 +167,6 @@ def data_figures(folder=None, n: int = 6, split: str = "val", config=None, devic
     Returns:
         The two paths written.
     """
-    import torch
-
     config = config or SyntheticConfig()
     gen = SyntheticBatchGenerator(config, device)
     batch = gen.batch(split, range(n))

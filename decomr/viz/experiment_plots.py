@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from decomr.eval.paper import PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS
-from decomr.viz.body_plots import plot_mesh, project
+from decomr.viz.body_plots import finish_figure, plot_mesh, project
 
 __all__ = ["ATLAS_COLORS", "plot_table5", "plot_mesh_zoom"]
 
@@ -64,14 +64,11 @@ def plot_table5(summary: Mapping[tuple[str, str], Any], metrics: Sequence[str] =
     panels = (1 if paper else 0) + len(metrics)
     fig, axes = plt.subplots(1, panels, figsize=(3.3 * panels, 3.0), squeeze=False)
     axes = axes[0]
-    k = 0
     if paper:
         vals = {cell: (row.p2_pa_mpjpe, np.nan) for cell, row in PAPER_TABLE5.items()}
         _bars(axes[0], vals, TABLE5_ATLASES, TABLE5_INPUTS, "paper: H36M P2 PA-MPJPE\n(SMPL default vs continuous)",
               "mm")
-        k = 1
-    for j, metric in enumerate(metrics):
-        ax = axes[k + j]
+    for ax, metric in zip(axes[int(paper):], metrics):  # our panels follow the paper's
         vals = {cell: (s.mean(metric), s.std(metric)) for cell, s in summary.items()}
         _bars(ax, vals, TABLE5_ATLASES, TABLE5_INPUTS, f"ours: synthetic test, {labels.get(metric, metric)}", "mm")
         if template and metric in template:
@@ -81,10 +78,7 @@ def plot_table5(summary: Mapping[tuple[str, str], Any], metrics: Sequence[str] =
     handles, names = axes[-1].get_legend_handles_labels()
     fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=8, frameon=False,
                bbox_to_anchor=(0.5, -0.06))
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig, title)
 
 
 def plot_mesh_zoom(ax, vertices, faces, center, radius: float, colors=None, frame: str = "camera",

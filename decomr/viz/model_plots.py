@@ -28,11 +28,12 @@ import torch
 from matplotlib.figure import Figure
 
 from decomr.data.batch import Batch, as_batch
+from decomr.data.crop import normalized_to_pixels
 from decomr.losses import sample_location_map, split_iuv
 from decomr.models import pixel_centers, transfer_to_uv, uv_cell_index
 from decomr.models.transfer import downsample_pixels
 from decomr.render import weak_perspective_project
-from decomr.viz.body_plots import as_numpy
+from decomr.viz.body_plots import as_numpy, clean_axes, finish_figure, image_rgb
 from decomr.viz.colors import OKABE_ITO
 from decomr.viz.train_plots import iuv_rgb, mesh_overlay
 from decomr.viz.uv_plots import location_map_rgb
@@ -54,32 +55,10 @@ __all__ = [
 ]
 
 
-def _f32(x: Any) -> np.ndarray:
-    return as_numpy(x, np.float32)
-
-
-
 def _check(name: str, x: Any, dims: int, expected: str, channels: int | None = None) -> None:
     if not torch.is_tensor(x) or x.dim() != dims or (channels is not None and x.shape[-3] != channels):
         shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
         raise ValueError(f"{name}: expected a tensor of shape {expected}, got {shape}")
-
-
-def _image(image: torch.Tensor) -> np.ndarray:
-    """(3, H, W) in [0, 1] -> (H, W, 3)."""
-    return _f32(image).transpose(1, 2, 0).clip(0, 1)
-
-
-def _to_pixels(xy: np.ndarray, size: int) -> np.ndarray:
-    """Normalised coordinates (..., 2) -> pixel coordinates of a ``size`` x ``size`` image."""
-    return ((xy + 1.0) * size - 1.0) / 2.0
-
-
-def _clean(ax, title: str | None = None) -> None:
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title, fontsize=9)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -155,12 +134,13 @@ def plot_uv_maps(maps: Mapping[str, Any], mask: torch.Tensor | None = None, cmap
     n = len(items)
     ncols = n if ncols is None else max(1, min(int(ncols), n))
     nrows = math.ceil(n / ncols)
-    m = None if mask is None else _f32(mask).astype(bool)
+    m = None if mask is None else as_numpy(mask, np.float32).astype(bool)
 
     def inside(x: np.ndarray) -> np.ndarray:  # the chart: the mask when it fits, else the nonzero pixels
         return m if m is not None and m.shape == x.shape[:2] else np.abs(x).sum(-1) > 0
 
-    locations = [_f32(v).transpose(1, 2, 0) for _, v in items if torch.is_tensor(v) and v.dim() == 3 and v.shape[0] == 3]
+    locations = [as_numpy(v, np.float32).transpose(1, 2, 0) for _, v in items
+                 if torch.is_tensor(v) and v.dim() == 3 and v.shape[0] == 3]
     values = np.concatenate([x[inside(x)] for x in locations]) if locations else np.zeros((0, 3))  # (N, 3)
     lo = values.min(0) if len(values) else np.zeros(3)
     hi = values.max(0) if len(values) else np.ones(3)
@@ -169,12 +149,12 @@ def plot_uv_maps(maps: Mapping[str, Any], mask: torch.Tensor | None = None, cmap
         ax.axis("off")
     for ax, (title, value) in zip(axes.flat, items):
         if torch.is_tensor(value) and value.dim() == 3 and value.shape[0] == 3:
-            x = _f32(value).transpose(1, 2, 0)
+            x = as_numpy(value, np.float32).transpose(1, 2, 0)
             img = np.clip((x - lo) / np.maximum(hi - lo, 1e-9), 0, 1)
             img[~inside(x)] = 1.0
             ax.imshow(img, interpolation="nearest", extent=(0, 1, 1, 0))
         else:
-            x = _f32(value)
+            x = as_numpy(value, np.float32)
             if x.ndim == 3 and x.shape[-1] == 3:
                 ax.imshow(np.clip(x, 0, 1), interpolation="nearest", extent=(0, 1, 1, 0))
             elif x.ndim == 2:
@@ -187,10 +167,7 @@ def plot_uv_maps(maps: Mapping[str, Any], mask: torch.Tensor | None = None, cmap
         ax.set_xlabel("u", fontsize=8)
         ax.set_ylabel("v", fontsize=8)
         ax.tick_params(labelsize=7)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig, suptitle)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -228,13 +205,16 @@ def plot_cnet_outputs(batch: Batch | Mapping[str, torch.Tensor], out: Any, n: in
     g = out.global_features.detach().float().cpu()
     side = int(math.isqrt(g.shape[1]))
     gmax = float(g[:n].abs().max().clamp(min=1e-9))
+    gray = dict(cmap="gray", vmin=0, vmax=1)  # imshow arguments of the masks, the uv error, the global feature:
+    styles = {1: gray, 2: gray, 5: dict(cmap="magma", vmin=0, vmax=0.5),
+              7: dict(cmap="coolwarm", vmin=-gmax, vmax=gmax, aspect="auto")}
     for i in range(n):
         image = batch.image[i]
         size = image.shape[-1]
         gt = batch.iuv[i].detach().float().cpu() if batch.iuv is not None else None
         pred_iuv = torch.cat([(prob[i] > 0.5).float(), out.uv[i].detach().float()], 0).cpu()
-        tiles = [_image(image), None, prob[i, 0].cpu().numpy(), None, iuv_rgb(pred_iuv), None, None, None,
-                 _image(image)]
+        tiles = [image_rgb(image), None, prob[i, 0].cpu().numpy(), None, iuv_rgb(pred_iuv), None, None, None,
+                 image_rgb(image)]
         if gt is not None:
             tiles[1] = gt[0].numpy()
             tiles[3] = iuv_rgb(gt)
@@ -250,29 +230,21 @@ def plot_cnet_outputs(batch: Batch | Mapping[str, torch.Tensor], out: Any, n: in
             if tile is None:
                 ax.axis("off")
                 continue
-            if k in (1, 2):
-                ax.imshow(tile, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            elif k == 5:
-                ax.imshow(tile, cmap="magma", vmin=0, vmax=0.5, interpolation="nearest")
-            elif k == 7:
-                ax.imshow(tile, cmap="coolwarm", vmin=-gmax, vmax=gmax, interpolation="nearest", aspect="auto")
-            else:
-                ax.imshow(tile, interpolation="nearest")
-            _clean(ax, cols[k] if i == 0 else None)
+            ax.imshow(tile, interpolation="nearest", **styles.get(k, {}))
+            clean_axes(ax, cols[k] if i == 0 else None)
         if batch.vertices is not None:
             verts = batch.vertices[i : i + 1, ::mesh_every].float().cpu()
             cams = [(out.camera[i : i + 1].detach().float().cpu(), OKABE_ITO["orange"], "predicted")]
             if batch.camera is not None:
                 cams.insert(0, (batch.camera[i : i + 1].float().cpu(), OKABE_ITO["blue"], "GT"))
             for cam, color, label in cams:
-                px = _to_pixels(weak_perspective_project(verts, cam)[0].numpy(), size)
+                px = normalized_to_pixels(weak_perspective_project(verts, cam)[0], size).numpy()
                 axes[i, 8].scatter(px[:, 0], px[:, 1], s=0.6, c=color, label=label, alpha=0.7)
             axes[i, 8].set_xlim(-0.5, size - 0.5)
             axes[i, 8].set_ylim(size - 0.5, -0.5)
             cam = out.camera[i].detach().float().cpu().tolist()
             axes[i, 8].set_xlabel(f"s={cam[0]:.2f} t=({cam[1]:.2f}, {cam[2]:.2f})", fontsize=6)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -304,7 +276,7 @@ def plot_pixel_to_cell(image: torch.Tensor, iuv: torch.Tensor, grid: int, pixels
     cells = uv_cell_index(iuv[1:].float(), grid)  # (h, w)
     counts = torch.bincount(cells[fg].reshape(-1), minlength=grid * grid).reshape(grid, grid).float()
     fig, axes = plt.subplots(1, 3, figsize=(11.5, 3.9), gridspec_kw={"width_ratios": [1, 1, 1.2]})
-    axes[0].imshow(_image(image))
+    axes[0].imshow(image_rgb(image))
     axes[1].imshow(iuv_rgb(iuv), interpolation="nearest")
     shown = np.ma.masked_equal(counts.numpy(), 0)
     im = axes[2].imshow(shown, cmap="Greys", interpolation="nearest", vmin=0)
@@ -325,13 +297,12 @@ def plot_pixel_to_cell(image: torch.Tensor, iuv: torch.Tensor, grid: int, pixels
         arrow = ConnectionPatch(xyA=(c, r), coordsA=axes[1].transData, xyB=(cc, cr), coordsB=axes[2].transData,
                                 arrowstyle="->", color=color, lw=1.0, alpha=0.9)
         fig.add_artist(arrow)
-    _clean(axes[0], "input: chosen pixels")
-    _clean(axes[1], f"IUV image ({h}x{w}): (u, v) per pixel")
+    clean_axes(axes[0], "input: chosen pixels")
+    clean_axes(axes[1], f"IUV image ({h}x{w}): (u, v) per pixel")
     axes[2].set_title(f"UV grid {grid}x{grid}: cell = round((G-1) (v, u))", fontsize=9)
     axes[2].set_xlabel("column = round(u (G-1))", fontsize=8)
     axes[2].set_ylabel("row = round(v (G-1))", fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig)
 
 
 def plot_uv_transfer(images: torch.Tensor, iuvs: Mapping[str, torch.Tensor], grid: int = 64,
@@ -361,8 +332,8 @@ def plot_uv_transfer(images: torch.Tensor, iuvs: Mapping[str, torch.Tensor], gri
         if iuv.shape[0] != b:
             raise ValueError(f"iuvs[{name!r}]: expected {b} IUV images, got {iuv.shape[0]}")
     for i in range(b):
-        axes[i, 0].imshow(_image(images[i]))
-        _clean(axes[i, 0], "input" if i == 0 else None)
+        axes[i, 0].imshow(image_rgb(images[i]))
+        clean_axes(axes[i, 0], "input" if i == 0 else None)
         for k, (name, iuv) in enumerate(iuvs.items()):
             pix = downsample_pixels(images[i : i + 1].float(), iuv.shape[-1])  # (1, 3, h, w)
             uv_map = transfer_to_uv(pix, iuv[i : i + 1, 1:].float(), iuv[i : i + 1, :1].float(), grid=grid)[0]
@@ -370,10 +341,9 @@ def plot_uv_transfer(images: torch.Tensor, iuvs: Mapping[str, torch.Tensor], gri
             rgb[uv_map[-1].numpy() == 0] = background
             axes[i, 1 + 2 * k].imshow(iuv_rgb(iuv[i]), interpolation="nearest")
             axes[i, 2 + 2 * k].imshow(rgb, interpolation="nearest", extent=(0, 1, 1, 0))
-            _clean(axes[i, 1 + 2 * k], f"IUV, {name} UV" if i == 0 else None)
-            _clean(axes[i, 2 + 2 * k], f"pixels in {name} UV ({grid}x{grid})" if i == 0 else None)
-    fig.tight_layout()
-    return fig
+            clean_axes(axes[i, 1 + 2 * k], f"IUV, {name} UV" if i == 0 else None)
+            clean_axes(axes[i, 2 + 2 * k], f"pixels in {name} UV ({grid}x{grid})" if i == 0 else None)
+    return finish_figure(fig)
 
 
 @dataclass(frozen=True)
@@ -478,10 +448,9 @@ def plot_neighbour_jumps(jumps: Mapping[str, NeighbourJumps], iuvs: Mapping[str,
         else:
             base = np.where(np.isnan(jm), 0.0, 0.6)[..., None].repeat(3, -1)
         big = np.nan_to_num(jm, nan=0.0) > k
-        base = base.copy()
         base[big] = (0.85, 0.0, 0.0)
         ax.imshow(base.clip(0, 1), interpolation="nearest")
-        _clean(ax, f"{name} UV: {int(big.sum())} pixels jump > {k:g} cells")
+        clean_axes(ax, f"{name} UV: {int(big.sum())} pixels jump > {k:g} cells")
     ks = np.arange(1, max_k + 1)
     for c, name in enumerate(names):
         frac = [100.0 * jumps[name].fraction_above(float(x)) for x in ks]
@@ -493,8 +462,7 @@ def plot_neighbour_jumps(jumps: Mapping[str, NeighbourJumps], iuvs: Mapping[str,
     axes[-1].legend(fontsize=8)
     axes[-1].tick_params(labelsize=7)
     axes[-1].set_title(f"all samples, grid {jumps[names[0]].grid}", fontsize=9)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -587,20 +555,20 @@ def plot_consistency(image: torch.Tensor, gt_iuv: torch.Tensor, location_map: to
     err_px = corr.error[0].numpy() * size / 2.0
     fig, axes = plt.subplots(1, 4, figsize=(13.5, 3.6))
     axes[0].imshow(iuv_rgb(gt_iuv), interpolation="nearest")
-    _clean(axes[0], "GT IUV: each pixel's (u, v)")
+    clean_axes(axes[0], "GT IUV: each pixel's (u, v)")
     loc = location_map.detach().float().cpu()
-    axes[1].imshow(_location_rgb(loc, uv_mask), interpolation="nearest", extent=(0, 1, 1, 0))
+    axes[1].imshow(location_map_rgb(loc, uv_mask), interpolation="nearest", extent=(0, 1, 1, 0))
     uv = gt_iuv[1:].detach().float().cpu().numpy()
     axes[1].scatter(uv[0][fg], uv[1][fg], s=0.8, c="black", alpha=0.5)
     axes[1].set_title("location map X, read at those (u, v)", fontsize=9)
     axes[1].set_xlabel("u", fontsize=8)
     axes[1].set_ylabel("v", fontsize=8)
     axes[1].tick_params(labelsize=7)
-    axes[2].imshow(_image(image))
+    axes[2].imshow(image_rgb(image))
     rows, cols = np.nonzero(fg)
     pick = np.random.default_rng(seed).permutation(len(rows))[:max_arrows]
-    pix = _to_pixels(corr.pixels[0].numpy().transpose(1, 2, 0)[rows[pick], cols[pick]], size)
-    proj = _to_pixels(corr.projected[0].numpy().transpose(1, 2, 0)[rows[pick], cols[pick]], size)
+    pix = normalized_to_pixels(corr.pixels[0].permute(1, 2, 0), size).numpy()[rows[pick], cols[pick]]
+    proj = normalized_to_pixels(corr.projected[0].permute(1, 2, 0), size).numpy()[rows[pick], cols[pick]]
     axes[2].scatter(proj[:, 0], proj[:, 1], s=3, c=OKABE_ITO["orange"], zorder=3, label="pi(X(u, v), c)")
     axes[2].quiver(proj[:, 0], proj[:, 1], pix[:, 0] - proj[:, 0], pix[:, 1] - proj[:, 1], angles="xy",
                    scale_units="xy", scale=1.0, color=OKABE_ITO["sky_blue"], width=0.004, zorder=2)
@@ -608,21 +576,14 @@ def plot_consistency(image: torch.Tensor, gt_iuv: torch.Tensor, location_map: to
     axes[2].set_xlim(-0.5, size - 0.5)
     axes[2].set_ylim(size - 0.5, -0.5)
     axes[2].legend(fontsize=7, loc="lower left", framealpha=0.8)
-    _clean(axes[2], "projected point -> its pixel")
+    clean_axes(axes[2], "projected point -> its pixel")
     vmax = error_max if error_max is not None else float(np.percentile(err_px[fg], 95)) if fg.any() else 1.0
     im = axes[3].imshow(np.ma.masked_where(~fg, err_px), cmap="magma", vmin=0, vmax=max(vmax, 1e-6),
                         interpolation="nearest", extent=(-0.5, size - 0.5, size - 0.5, -0.5))
     fig.colorbar(im, ax=axes[3], fraction=0.046, pad=0.03, label="pixels")
     mean = float(err_px[fg].mean()) if fg.any() else float("nan")
-    _clean(axes[3], f"|(x, y) - pi(X(u, v), c)|: mean {mean:.1f} px")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def _location_rgb(loc: torch.Tensor, mask: torch.Tensor | None) -> np.ndarray:
-    return location_map_rgb(loc, mask)
+    clean_axes(axes[3], f"|(x, y) - pi(X(u, v), c)|: mean {mean:.1f} px")
+    return finish_figure(fig, title)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -654,9 +615,9 @@ def plot_mesh_comparison(batch: Batch | Mapping[str, torch.Tensor], outputs: Map
     fig, axes = plt.subplots(n, len(cols), figsize=(2.3 * len(cols), 2.45 * n), squeeze=False)
     for i in range(n):
         image = batch.image[i]
-        tiles = [_image(image)]
+        tiles = [image_rgb(image)]
         cam = batch.camera[i] if batch.camera is not None else outputs[names[0]].camera[i]
-        tiles.append(mesh_overlay(image, batch.vertices[i], cam, faces) if batch.vertices is not None else _image(image))
+        tiles.append(mesh_overlay(image, batch.vertices[i], cam, faces) if batch.vertices is not None else tiles[0])
         for name in names:
             out = outputs[name]
             if out.vertices is None:
@@ -664,11 +625,10 @@ def plot_mesh_comparison(batch: Batch | Mapping[str, torch.Tensor], outputs: Map
             tiles.append(mesh_overlay(image, out.vertices[i], out.camera[i], faces))
         for k, tile in enumerate(tiles):
             axes[i, k].imshow(tile)
-            _clean(axes[i, k], cols[k] if i == 0 else None)
+            clean_axes(axes[i, k], cols[k] if i == 0 else None)
             if k >= 2 and labels is not None and names[k - 2] in labels:
                 axes[i, k].set_xlabel(labels[names[k - 2]][i], fontsize=7)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -706,5 +666,4 @@ def plot_history(rows: Sequence[Mapping[str, Any]], panels: Mapping[str, Sequenc
         ax.tick_params(labelsize=7)
         if ax.get_lines():
             ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig)

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from matplotlib.figure import Figure
 
 from decomr.body.joints import LSP_JOINT_NAMES
-from decomr.predict.images import as_image_list
 from decomr.predict.overlay import compose, iuv_colors, iuv_layer, mesh_layer
 from decomr.viz.body_plots import plot_mesh
-from decomr.viz.colors import LEFT_COLOR, LSP_PART_COLORS, RIGHT_COLOR, palette_rgb
-from decomr.viz.viewers import crop_frame
+from decomr.viz.colors import LEFT_COLOR, RIGHT_COLOR, lsp_part_rgb
+from decomr.viz.viewers import image_frame, original_images
 
 __all__ = ["prediction_grid"]
 
@@ -51,9 +49,7 @@ def prediction_grid(prediction: Any, images: Any = None, body: Any = None, error
     n = min(len(prediction), int(max_rows))
     if n < 1:
         raise ValueError(f"max_rows: expected >= 1, got {max_rows}")
-    originals = as_image_list(images) if images is not None else None
-    if originals is not None and len(originals) != len(prediction):
-        raise ValueError(f"images: expected the {len(prediction)} original images, got {len(originals)}")
+    originals = original_images(prediction, images)
     if errors is not None:
         errors = torch.as_tensor(errors).detach().float().cpu()
         if tuple(errors.shape) != tuple(prediction.vertices.shape[:2]):
@@ -63,17 +59,16 @@ def prediction_grid(prediction: Any, images: Any = None, body: Any = None, error
         raise ValueError(f"titles: expected at least {n}, got {len(titles)}")
     fig, axes = plt.subplots(n, 4, figsize=(4 * tile, n * tile), squeeze=False)
     for i in range(n):
-        if originals is None:
-            p = crop_frame(prediction, i)
-            background = p.crops[0].permute(1, 2, 0).float()
-        else:
-            p = prediction.item(i)
-            background = originals[i].cpu().permute(1, 2, 0).float()
+        p, background = image_frame(prediction, originals, i)
         iuv = iuv_layer(p, 0)
         mesh = mesh_layer(p, 0)
         panels = [background, compose(background, iuv_colors(iuv), iuv[0], 0.8), compose(background, mesh.rgb, mesh.alpha, 0.75)]
+        h, w = background.shape[:2]
         for k, panel in enumerate(panels):
             axes[i, k].imshow(panel.clamp(0, 1).numpy())
+            axes[i, k].set_xlim(-0.5, w - 0.5)
+            axes[i, k].set_ylim(h - 0.5, -0.5)
+            axes[i, k].axis("off")
         if originals is not None:  # the crop square
             c, half = p.center[0].numpy(), 100.0 * float(p.scale[0])
             axes[i, 0].add_patch(Rectangle((c[0] - half, c[1] - half), 2 * half, 2 * half, fill=False, ec="white", lw=1, ls="--"))
@@ -81,15 +76,10 @@ def prediction_grid(prediction: Any, images: Any = None, body: Any = None, error
         sides = [LEFT_COLOR if name.startswith("left") else RIGHT_COLOR if name.startswith("right") else "white"
                  for name in LSP_JOINT_NAMES]
         axes[i, 0].scatter(joints[:, 0], joints[:, 1], s=9, c=sides, edgecolors="black", linewidths=0.3)
-        h, w = background.shape[:2]
-        for k in range(3):
-            axes[i, k].set_xlim(-0.5, w - 0.5)
-            axes[i, k].set_ylim(h - 0.5, -0.5)
-            axes[i, k].axis("off")
         if errors is not None:
             colors, extra = errors[i].numpy(), dict(cmap="magma", vmin=0.0, vmax=vmax)
         elif body is not None:
-            colors, extra = palette_rgb(LSP_PART_COLORS)[np.asarray(body.lsp_parts.cpu())], {}
+            colors, extra = lsp_part_rgb(body.lsp_parts), {}
         else:
             colors, extra = None, {}
         plot_mesh(axes[i, 3], p.vertices[0], p.faces, colors=colors, view=(90.0, 0.0), frame="camera", **extra)

@@ -19,7 +19,7 @@ import numpy as np
 
 from decomr.viz.body_plots import plot_mesh
 
-__all__ = ["figure_png", "plotly_mesh_png", "bundle_with_png", "StaticFallback"]
+__all__ = ["figure_png", "plotly_mesh_png", "StaticFallback"]
 
 _RGB = re.compile(r"rgb\((\d+),\s*(\d+),\s*(\d+)\)")
 
@@ -65,14 +65,6 @@ def plotly_mesh_png(figure: Any, frame: str = "canonical", view: str | tuple[flo
     return figure_png(fig)
 
 
-def bundle_with_png(widget: Any, png: bytes) -> dict[str, Any]:
-    """The widget's MIME bundle plus an ``image/png`` picture (what static renderers show)."""
-    bundle = widget._repr_mimebundle_()
-    data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
-    data["image/png"] = base64.b64encode(png).decode("ascii")
-    return data
-
-
 class StaticFallback:
     """Mixin for viewers with a ``widget`` and a ``snapshot()`` -> PNG bytes method."""
 
@@ -82,7 +74,11 @@ class StaticFallback:
         raise NotImplementedError
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, Any]:
-        return bundle_with_png(self.widget, self.snapshot())
+        """The widget's MIME bundle plus an ``image/png`` picture (what static renderers show)."""
+        bundle = self.widget._repr_mimebundle_()
+        data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+        data["image/png"] = base64.b64encode(self.snapshot()).decode("ascii")
+        return data
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

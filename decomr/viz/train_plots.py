@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from decomr.data.batch import Batch, as_batch
-from decomr.train.panels import _np_image, iuv_rgb, mesh_overlay, prediction_panel
+from decomr.train.panels import iuv_rgb, mesh_overlay, prediction_panel
+from decomr.viz.body_plots import clean_axes, image_rgb
 
 __all__ = ["load_history", "plot_loss_curves", "plot_learning_curve", "plot_probe", "iuv_rgb", "mesh_overlay", "prediction_panel", "plot_predictions"]
 
@@ -84,17 +85,15 @@ def plot_loss_curves(run: str | Path | Sequence[dict[str, Any]], terms: Sequence
     ax.legend(fontsize=7, ncol=2)
     for ax, names, ylabel, title in ((axes[1], metrics, "error (mm)", "evaluation errors"),
                                      (axes[2], ("mask_iou",), "IoU", "foreground mask IoU (CNet)")):
-        drawn = False
         for name in names:
             pts = [(r["step"], r[name]) for r in evals if name in r]
             if pts:
                 x, y = zip(*pts)
                 ax.plot(x, y, marker="o", label=name)
-                drawn = True
         ax.set_xlabel("step")
         ax.set_ylabel(ylabel)
         ax.set_title(title)
-        if drawn:
+        if ax.get_legend_handles_labels()[1]:  # a metric was logged
             ax.legend(fontsize=7)
         else:
             ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
@@ -137,11 +136,10 @@ def plot_learning_curve(run: str | Path | Sequence[dict[str, Any]], batch_size: 
         rows = [r for r in evals if key in r]
         x = [r["step"] * batch_size / 1000 for r in rows]
         ax.plot(x, [r[key] for r in rows], "o-", color="tab:blue", markersize=3, label="DecoMR (validation)")
-        if template and key in template:
-            ax.axhline(template[key], color="tab:red", linestyle="--", linewidth=1.2, label="template body")
-        if constant and key in constant:
-            ax.axhline(constant[key], color="tab:gray", linestyle=":", linewidth=1.2,
-                       label="best constant (orientation average)")
+        for ref, color, style, name in ((template, "tab:red", "--", "template body"),
+                                        (constant, "tab:gray", ":", "best constant (orientation average)")):
+            if ref and key in ref:
+                ax.axhline(ref[key], color=color, linestyle=style, linewidth=1.2, label=name)
         if stage2 and stage2[0] > min(r["step"] for r in evals):
             ax.axvline((stage2[0] - 1) * batch_size / 1000, color="0.7", linewidth=0.8)
         ax.set_xlabel("training images seen (thousands)")
@@ -178,10 +176,9 @@ def plot_probe(rows: Sequence[Any], template: dict[str, float] | None = None,
     ax = axes[0]
     for key, colour in (("pa_mpjpe", "tab:blue"), ("mpjpe", "tab:orange")):
         ax.plot(steps, [r["metrics"].get(key, np.nan) for r in rows], "o-", color=colour, markersize=3, label=key)
-        if template and key in template:
-            ax.axhline(template[key], color=colour, linestyle="--", linewidth=1, label=f"template {key}")
-        if constant and key in constant:
-            ax.axhline(constant[key], color=colour, linestyle=":", linewidth=1, label=f"best constant {key}")
+        for ref, style, name in ((template, "--", "template"), (constant, ":", "best constant")):
+            if ref and key in ref:
+                ax.axhline(ref[key], color=colour, linestyle=style, linewidth=1, label=f"{name} {key}")
     ax.set_ylabel("validation error (mm)")
     ax.legend(fontsize=7)
     ax = axes[1]
@@ -190,8 +187,7 @@ def plot_probe(rows: Sequence[Any], template: dict[str, float] | None = None,
     ax.set_ylabel("facing error (degrees)")
     ax.legend(fontsize=7)
     ax = axes[2]
-    terms = [t for t in ("mask", "uv", "location_map", "joints3d", "joints2d", "consistency", "tv")
-             if any(t in r["terms"] for r in rows)]
+    terms = [t for t in LOSS_TERMS if any(t in r["terms"] for r in rows)]
     totals = [sum(g for _, g in r["terms"].values()) or 1.0 for r in rows]
     bottom = np.zeros(len(rows))
     for term in terms:
@@ -226,19 +222,14 @@ def plot_predictions(batch: Batch | dict[str, Any], out: Any, faces: torch.Tenso
     fig, axes = plt.subplots(n, len(cols), figsize=(2.2 * len(cols), 2.2 * n), squeeze=False)
     for i in range(n):
         image = batch.image[i]
-        tiles = [_np_image(image),
+        tiles = [image_rgb(image),
                  iuv_rgb(batch.iuv[i]) if batch.iuv is not None else np.zeros((8, 8, 3)),
                  iuv_rgb(torch.cat([(out.mask_logits[i] > 0).float(), out.uv[i]], dim=0))]
         cam = gt_camera[i] if gt_camera is not None else out.camera[i]
-        tiles.append(mesh_overlay(image, batch.vertices[i], cam, faces) if batch.vertices is not None
-                     else _np_image(image))
-        tiles.append(mesh_overlay(image, out.vertices[i], out.camera[i], faces) if out.vertices is not None
-                     else _np_image(image))
+        tiles.append(mesh_overlay(image, batch.vertices[i], cam, faces) if batch.vertices is not None else tiles[0])
+        tiles.append(mesh_overlay(image, out.vertices[i], out.camera[i], faces) if out.vertices is not None else tiles[0])
         for k, tile in enumerate(tiles):
             axes[i, k].imshow(tile)
-            axes[i, k].set_xticks([])
-            axes[i, k].set_yticks([])
-            if i == 0:
-                axes[i, k].set_title(cols[k], fontsize=9)
+            clean_axes(axes[i, k], cols[k] if i == 0 else None)
     fig.tight_layout()
     return fig

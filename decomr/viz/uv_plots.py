@@ -9,8 +9,6 @@ Glossary: V vertices, F faces, T UV vertices, R resolution.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -26,7 +24,7 @@ from decomr.uv.metrics import mesh_distances, scores_from_matrices, uv_distances
 from decomr.uv.raster import barycentric
 from decomr.uv.roundtrip import posed_bodies
 from decomr.uv.sampler import UVSampler
-from decomr.viz.body_plots import as_numpy, plot_mesh, project
+from decomr.viz.body_plots import _face_rgba, as_numpy, clean_axes, finish_figure, plot_mesh, project
 from decomr.viz.colors import LSP_PART_COLORS, palette_rgb
 from decomr.viz.static import StaticFallback, figure_png
 
@@ -38,8 +36,6 @@ __all__ = [
     "plot_disk",
     "plot_slim_snapshots",
     "plot_distortion",
-    "DistanceMatrices",
-    "distance_matrices",
     "fig3_uv_atlases",
     "fig4_distance_matrices",
     "plot_location_map",
@@ -66,18 +62,6 @@ def part_face_colors(body, faces=None) -> np.ndarray:
     extremity = as_numpy(body.weight_parts, np.int64)[f[:, 0]] == 3
     rgb[extremity] = 0.45 * rgb[extremity] + 0.55  # lighter: hands & feet
     return rgb
-
-
-def _uv_axes(ax: Axes, title: str | None = None) -> None:
-    ax.set_xlim(0, 1)
-    ax.set_ylim(1, 0)  # v downwards, like the UV map image
-    ax.set_aspect("equal")
-    ax.set_xticks([0, 0.5, 1])
-    ax.set_yticks([0, 0.5, 1])
-    ax.set_xlabel("u")
-    ax.set_ylabel("v")
-    if title:
-        ax.set_title(title, fontsize=10)
 
 
 def plot_atlas(
@@ -112,17 +96,8 @@ def plot_atlas(
     xy = as_numpy(atlas.uv if uv is None else uv)
     fuv = as_numpy(atlas.faces_uv, np.int64)
     tri = xy[fuv]  # (F, 3, 2)
-    sm = None
-    if colors is None:
-        fc = np.tile([0.78, 0.78, 0.82], (len(fuv), 1))
-    else:
-        c = as_numpy(colors)
-        if c.ndim == 1:
-            norm = plt.Normalize(np.nanmin(c) if vmin is None else vmin, np.nanmax(c) if vmax is None else vmax)
-            sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
-            fc = sm.to_rgba(c)
-        else:
-            fc = np.clip(c, 0, 1)
+    grey = (0.78, 0.78, 0.82)
+    fc, sm = _face_rgba(grey if colors is None else colors, -1, fuv, cmap, vmin, vmax)  # (F, 4); per face only
     poly = PolyCollection(tri, facecolors=fc, edgecolors="k" if edges else fc, linewidths=0.1 if edges else 0.05)
     ax.add_collection(poly)
     if boundary:
@@ -130,21 +105,24 @@ def plot_atlas(
         n = int(fuv.max()) + 1
         bnd = he[~np.isin(he[:, 1] * n + he[:, 0], he[:, 0] * n + he[:, 1])]
         ax.add_collection(LineCollection(xy[bnd], colors=SEAM_COLOR, linewidths=0.6))
-    if uv is None:
-        _uv_axes(ax, title)
+    if uv is None:  # the unit square
+        ax.set_xlim(0, 1)
+        ax.set_ylim(1, 0)  # v downwards, like the UV map image
+        ax.set_xticks([0, 0.5, 1])
+        ax.set_yticks([0, 0.5, 1])
+        ax.set_xlabel("u")
+        ax.set_ylabel("v")
     else:
         lo, hi = xy.min(0), xy.max(0)
         pad = 0.03 * (hi - lo).max()
         ax.set_xlim(lo[0] - pad, hi[0] + pad)
         ax.set_ylim(hi[1] + pad, lo[1] - pad)
-        ax.set_aspect("equal")
         ax.set_axis_off()
-        if title:
-            ax.set_title(title, fontsize=10)
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title, fontsize=10)
     if colorbar and sm is not None:
-        cb = ax.figure.colorbar(sm, ax=ax, fraction=0.046, pad=0.02)
-        if isinstance(colorbar, str):
-            cb.set_label(colorbar)
+        ax.figure.colorbar(sm, ax=ax, fraction=0.046, pad=0.02, label=colorbar if isinstance(colorbar, str) else "")
     return poly
 
 
@@ -193,8 +171,7 @@ def plot_slim_snapshots(build, colors=None, max_panels: int = 6) -> Figure:
     fig, axes = plt.subplots(1, len(snaps), figsize=(2.6 * len(snaps), 3.0))
     for ax, s in zip(np.atleast_1d(axes), snaps):
         plot_atlas(ax, build.atlas, colors, uv=s.uv * np.array([1.0, -1.0]), title=f"SLIM iteration {s.iteration}", boundary=False)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig)
 
 
 def plot_distortion(ax: Axes, atlas: UVAtlas, vertices, faces=None, limit: float = 3.0, title: str | None = None):
@@ -230,39 +207,15 @@ def fig3_uv_atlases(body, continuous: UVAtlas, default: UVAtlas) -> Figure:
     seam = seam_edges(continuous.faces_uv.numpy(), continuous.vt_to_v.numpy())
     fig = plt.figure(figsize=(15, 4.6))
     gs = fig.add_gridspec(1, 4, width_ratios=(1, 1, 0.55, 0.55))
-    ax = fig.add_subplot(gs[0])
-    plot_atlas(ax, default, rgb, title=f"(a) default UV ({default.stats.num_charts} charts)")
-    ax = fig.add_subplot(gs[1])
-    plot_atlas(ax, continuous, rgb, title="(b) continuous UV (1 chart)")
+    plot_atlas(fig.add_subplot(gs[0]), default, rgb, title=f"(a) default UV ({default.stats.num_charts} charts)")
+    plot_atlas(fig.add_subplot(gs[1]), continuous, rgb, title="(b) continuous UV (1 chart)")
     verts = as_numpy(body.template)
     for k, view in enumerate(("back", "front")):
-        ax = fig.add_subplot(gs[2 + k])
-        plot_seam(ax, verts, as_numpy(body.faces, np.int64), seam, view=view, colors=rgb, title=f"seam, {view}")
+        plot_seam(fig.add_subplot(gs[2 + k]), verts, as_numpy(body.faces, np.int64), seam, view=view, colors=rgb,
+                  title=f"seam, {view}")
     _parts_legend(fig)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
-
-
-@dataclass(frozen=True)
-class DistanceMatrices:
-    """Vertex distance matrices on a common vertex subset (Figure 4).
-
-    Attributes:
-        vertices: (N,) the mesh vertices, in increasing index order.
-        mesh: (N, N) graph shortest-path distances on the mesh, metres.
-        uv: atlas name -> (N, N) Euclidean UV distances.
-    """
-
-    vertices: np.ndarray
-    mesh: np.ndarray
-    uv: dict
-
-
-def distance_matrices(body, atlases: list[UVAtlas], n: int = 600, seed: int = 0, copy: str = "last") -> DistanceMatrices:
-    """Distance matrices of the mesh and of each atlas on ``n`` random vertices (sorted by index)."""
-    idx = np.sort(np.random.default_rng(seed).choice(body.num_vertices, size=min(n, body.num_vertices), replace=False))
-    a = mesh_distances(as_numpy(body.template), as_numpy(body.faces, np.int64), idx, idx)
-    return DistanceMatrices(idx, a, {at.name: uv_distances(at, idx, idx, copy) for at in atlases})
 
 
 def fig4_distance_matrices(body, continuous: UVAtlas, default: UVAtlas, n: int = 600, seed: int = 0) -> Figure:
@@ -272,19 +225,19 @@ def fig4_distance_matrices(body, continuous: UVAtlas, default: UVAtlas, n: int =
     Returns:
         the figure (save it with ``save_figure(fig, "fig4_distance_matrices")``).
     """
-    d = distance_matrices(body, [default, continuous], n, seed)
-    panels = [("default UV", d.uv[default.name]), ("mesh surface", d.mesh), ("continuous UV", d.uv[continuous.name])]
+    idx = np.sort(np.random.default_rng(seed).choice(body.num_vertices, size=min(n, body.num_vertices), replace=False))
+    mesh = mesh_distances(as_numpy(body.template), as_numpy(body.faces, np.int64), idx, idx)  # (N, N) metres
+    panels = [("default UV", uv_distances(default, idx, idx, "last")), ("mesh surface", mesh),
+              ("continuous UV", uv_distances(continuous, idx, idx, "last"))]
     fig, axes = plt.subplots(1, 3, figsize=(12, 4.3))
     for ax, (title, m) in zip(axes, panels):
         im = ax.imshow(m / m.max(), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
         if title != "mesh surface":
-            s1, s2 = scores_from_matrices(d.mesh, m)
-            title += f"\nS1 = {s1:.3f}, S2 = {s2:.3f} (on these {len(d.vertices)} vertices)"
+            s1, s2 = scores_from_matrices(mesh, m)
+            title += f"\nS1 = {s1:.3f}, S2 = {s2:.3f} (on these {len(idx)} vertices)"
         else:
             title += "\ngraph shortest paths"
-        ax.set_title(title, fontsize=10)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        clean_axes(ax, title, fontsize=10)
     fig.colorbar(im, ax=axes, fraction=0.02, pad=0.01, label="distance / max")
     return fig
 

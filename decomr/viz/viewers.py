@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import logging
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,12 +31,9 @@ import torch
 from decomr.predict.images import as_image_list
 from decomr.predict.overlay import compose, iuv_colors, iuv_layer, mesh_layer
 from decomr.predict.predictor import crop_to_image, whole_image_center_scale
-from decomr.viz.body_plots import face_labels
-from decomr.viz.body_viewer import mesh_figure
-from decomr.viz.colors import LSP_PART_COLORS, MESH_COLOR, WEIGHT_GROUP_COLORS, palette_rgb
-from decomr.viz.static import StaticFallback, plotly_mesh_png
-
-log = logging.getLogger(__name__)
+from decomr.viz.body_viewer import PlotlyMeshViewer, mesh_figure, part_colors, scalar_colors
+from decomr.viz.colors import MESH_COLOR, lsp_part_rgb, weight_group_rgb
+from decomr.viz.static import StaticFallback
 
 __all__ = [
     "VIEW_EYES", "MESH_COLORINGS", "OVERLAY_LAYERS",
@@ -72,11 +68,6 @@ def _check_index(prediction: Any, index: int) -> int:
     return int(index) % n
 
 
-def _rgb_strings(rgb: np.ndarray) -> list[str]:
-    q = np.clip(np.round(255 * rgb), 0, 255).astype(int)
-    return [f"rgb({r},{g},{b})" for r, g, b in q]
-
-
 def _png(rgb: np.ndarray | torch.Tensor) -> bytes:
     from PIL import Image
 
@@ -90,14 +81,10 @@ def _png(rgb: np.ndarray | torch.Tensor) -> bytes:
 
 def part_vertex_colors(body: Any, kind: str = "parts") -> torch.Tensor:
     """(V, 3) float RGB of each vertex's LSP part (``"parts"``) or Eq. 6 weight group (``"weight groups"``)."""
-    if kind == "parts":
-        labels, palette = body.lsp_parts, LSP_PART_COLORS
-    elif kind == "weight groups":
-        labels, palette = body.weight_parts, WEIGHT_GROUP_COLORS
-    else:
+    if kind not in ("parts", "weight groups"):
         raise ValueError(f"kind: expected 'parts' or 'weight groups', got {kind!r}")
-    lab = torch.as_tensor(labels).long().cpu()
-    return torch.from_numpy(palette_rgb(palette)).float()[lab]
+    rgb = lsp_part_rgb(body.lsp_parts) if kind == "parts" else weight_group_rgb(body.weight_parts)
+    return torch.from_numpy(rgb).float()
 
 
 def crop_frame(prediction: Any, index: int = 0) -> Any:
@@ -122,8 +109,35 @@ def crop_frame(prediction: Any, index: int = 0) -> Any:
     )
 
 
+def original_images(prediction: Any, images: Any) -> list[torch.Tensor] | None:
+    """The original images of a prediction (anything ``Predictor.predict`` accepts) as (3, H, W)
+    tensors, checked against ``prediction.image_size``; None for None."""
+    if images is None:
+        return None
+    out = as_image_list(images)
+    if len(out) != len(prediction):
+        raise ValueError(f"images: expected the {len(prediction)} original images of the prediction, got {len(out)}")
+    for k, img in enumerate(out):
+        size = tuple(int(v) for v in prediction.image_size[k])
+        if tuple(img.shape[-2:]) != size:
+            raise ValueError(f"images[{k}]: expected the original size {size}, got {tuple(img.shape[-2:])}")
+    return out
+
+
+def image_frame(prediction: Any, images: list[torch.Tensor] | None, index: int) -> tuple[Any, torch.Tensor]:
+    """(image ``index`` of the prediction in the frame drawn in, its background (H, W, 3) float).
+
+    The frame is the original image (``images`` from :func:`original_images`) or, when ``images``
+    is None, the network's crop (:func:`crop_frame`).
+    """
+    if images is None:
+        p = crop_frame(prediction, index)
+        return p, p.crops[0].permute(1, 2, 0).float()
+    return prediction.item(index), images[index].detach().cpu().permute(1, 2, 0).float()
+
+
 # ---------------------------------------------------------------------------------- mesh viewer
-class PredictionMeshViewer(StaticFallback):
+class PredictionMeshViewer(PlotlyMeshViewer):
     """3D viewer of predicted meshes; built by :func:`prediction_mesh_viewer`, displays itself.
 
     Attributes:
@@ -136,7 +150,6 @@ class PredictionMeshViewer(StaticFallback):
                  errors: Any = None, error_label: str = "error (mm)", colorscale: str = "Viridis",
                  height: int = 520) -> None:
         import ipywidgets as W
-        import plotly.graph_objects as go
 
         _check_prediction(prediction)
         self.prediction = prediction
@@ -162,12 +175,7 @@ class PredictionMeshViewer(StaticFallback):
 
         static = mesh_figure(self._vertices(), self.faces, **self._color_kwargs(color_by))
         static.update_layout(height=height, scene_camera=dict(eye=VIEW_EYES["front"], up=dict(x=0, y=1, z=0)))
-        try:
-            self.figure = go.FigureWidget(static)
-            self._output = None
-        except ImportError:  # plotly >= 6 without anywidget
-            log.info("anywidget is not installed: the viewer redraws a static plotly figure")
-            self.figure, self._output = static, W.Output()
+        view = self._init_figure(static)
 
         style = {"description_width": "60px"}
         self.color_menu = W.Dropdown(options=options, value=color_by, description="colour", style=style,
@@ -181,10 +189,8 @@ class PredictionMeshViewer(StaticFallback):
         if self.index_menu is not None:
             self.index_menu.observe(lambda ch: self.set_index(ch["new"]), names="value")
         controls = [self.color_menu, self.view_buttons] + ([self.index_menu] if self.index_menu is not None else [])
-        view = self.figure if self._output is None else self._output
         self.widget = W.VBox([W.HBox(controls[:1] + controls[2:]), self.view_buttons, view])
-        if self._output is not None:
-            self._redraw()
+        self._redraw()
 
     # ---------------------------------------------------------------- data
     def _vertices(self) -> np.ndarray:
@@ -195,14 +201,12 @@ class PredictionMeshViewer(StaticFallback):
         """Mesh3d colour properties for a colouring (all keys set, so switching modes resets the others)."""
         kw: dict[str, Any] = dict(color=None, facecolor=None, intensity=None, showscale=False)
         if mode in ("parts", "weight groups"):
-            labels = self.body.lsp_parts if mode == "parts" else self.body.weight_parts
-            palette = LSP_PART_COLORS if mode == "parts" else WEIGHT_GROUP_COLORS
-            kw["facecolor"] = _rgb_strings(palette_rgb(palette)[face_labels(labels, self.faces)])
-        elif mode in ("depth", "error"):
-            values = (self.prediction.vertices[self.index, :, 2].detach().cpu().numpy() if mode == "depth"
-                      else self.errors[self.index])
-            kw.update(intensity=np.asarray(values, dtype=np.float64), colorscale=self.colorscale, showscale=True,
-                      colorbar=dict(title=dict(text="depth (m)" if mode == "depth" else self.error_label), len=0.6))
+            kw.update(part_colors(self.body, "parts" if mode == "parts" else "weight", self.faces))
+        elif mode == "depth":
+            depth = self.prediction.vertices[self.index, :, 2].detach().cpu().numpy()
+            kw.update(scalar_colors(depth, self.colorscale, "depth (m)"))
+        elif mode == "error":
+            kw.update(scalar_colors(self.errors[self.index], self.colorscale, self.error_label))
         else:
             kw["color"] = MESH_COLOR
         return kw
@@ -227,27 +231,12 @@ class PredictionMeshViewer(StaticFallback):
     def set_index(self, index: int) -> None:
         """Show the mesh of another image of the prediction."""
         self.index = _check_index(self.prediction, index)
-        v = self._vertices()
-        mesh = self.figure.data[0]
-        mesh.x, mesh.y, mesh.z = v[:, 0], v[:, 1], v[:, 2]
+        self._set_vertices(self._vertices())
         if self.color_menu.value in ("depth", "error"):
-            mesh.update(**self._color_kwargs(self.color_menu.value))
+            self.figure.data[0].update(**self._color_kwargs(self.color_menu.value))
         if self.index_menu is not None and self.index_menu.value != self.index:
             self.index_menu.value = self.index
         self._redraw()
-
-    def _redraw(self) -> None:
-        if self._output is None:
-            return
-        from IPython.display import display
-
-        self._output.clear_output(wait=True)
-        with self._output:
-            display(self.figure)
-
-    def snapshot(self) -> bytes:
-        """PNG picture of the current mesh (the static fallback of :mod:`decomr.viz.static`)."""
-        return plotly_mesh_png(self.figure)
 
 
 def prediction_mesh_viewer(prediction: Any, body: Any = None, index: int = 0, color_by: str | None = None,
@@ -294,15 +283,7 @@ class IUVOverlayViewer(StaticFallback):
         self.body = body
         self.index = _check_index(prediction, index)
         n = len(prediction)
-        self.images = None
-        if images is not None:
-            self.images = as_image_list(images)
-            if len(self.images) != n:
-                raise ValueError(f"images: expected the {n} original images of the prediction, got {len(self.images)}")
-            for k, img in enumerate(self.images):
-                size = tuple(int(v) for v in prediction.image_size[k])
-                if tuple(img.shape[-2:]) != size:
-                    raise ValueError(f"images[{k}]: expected the original size {size}, got {tuple(img.shape[-2:])}")
+        self.images = original_images(prediction, images)
         options = [o for o in OVERLAY_LAYERS if o != "parts" or (body is not None and hasattr(body, "lsp_parts"))]
         if layer not in options:
             raise ValueError(f"layer: expected one of {options} ('parts' needs `body`), got {layer!r}")
@@ -327,10 +308,7 @@ class IUVOverlayViewer(StaticFallback):
     # ---------------------------------------------------------------- layers
     def _frame(self) -> tuple[Any, torch.Tensor]:
         """(prediction of this image in the shown frame, background (H, W, 3))."""
-        if self.images is None:
-            p = crop_frame(self.prediction, self.index)
-            return p, p.crops[0].permute(1, 2, 0).float()
-        return self.prediction.item(self.index), self.images[self.index].detach().cpu().permute(1, 2, 0).float()
+        return image_frame(self.prediction, self.images, self.index)
 
     def layer(self, name: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(rgb (H, W, 3), alpha (H, W)) of a layer for the current image (cached)."""

@@ -1,4 +1,4 @@
-"""Tiny stand-ins for the official datasets, in their exact file formats (for tests and demos).
+"""Tiny stand-ins for the official datasets, in their exact file formats (for the tests).
 
 The official datasets are licence-gated, so the loaders (:mod:`decomr.data.official`) and the
 evaluation are tested on fixtures written here: a few records with small random JPEG/PNG images,
