@@ -9,6 +9,8 @@
 - :mod:`decomr.experiments.tables`        Tables 2-4 and supplementary Table 2 (3DPW) for one
   checkpoint: every dataset present, the paper's comparison rows beside ours
 - :mod:`decomr.experiments.figures`       Figure 7 (UV continuity), 8 (qualitative), 9 (failures)
+- :mod:`decomr.experiments.deviations`    one setting switched, paired over seeds: what a deviation from the
+  paper costs (:func:`compare_setting`)
 - :mod:`decomr.cli.experiments`           ``decomr reproduce table5 | tables | figures``
 
 Typical use::
@@ -34,5 +36,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "decomr.experiments.tables": ("PAPER_COMPARISONS", "TablesReport", "reproduce_tables", "tables_markdown"),
     "decomr.experiments.figures": ("ContinuityResult", "FailureAnalysis", "fig7_continuity", "fig8_qualitative",
                                    "fig9_failures", "border_errors", "per_sample_errors", "make_figures"),
+    "decomr.experiments.deviations": ("SettingComparison", "paired_interval", "setting_budget", "compare_setting"),
 }
 __all__, __getattr__, __dir__ = lazy_exports("decomr.experiments", globals(), _EXPORTS)
