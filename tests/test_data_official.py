@@ -183,6 +183,7 @@ def test_corrupt_image_raises_or_is_skipped(tmp_path, caplog, how):
     with pytest.raises(CorruptDataError) as err:
         ds[1]
     assert fx.imgnames[1] in str(err.value) and "skip_bad=True" in str(err.value)
+    assert "Re-extract/re-download that file" in str(err.value) and "render-gt" not in str(err.value)
     ds = OfficialDataset("up3d", "trainval", root=fx.root, res=RES, skip_bad=True)
     with caplog.at_level(logging.WARNING):
         item = ds[1]

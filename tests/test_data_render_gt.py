@@ -17,7 +17,7 @@ import torch
 from decomr.body import load
 from decomr.data.crop import crop_image, points_to_center_scale
 from decomr.data.errors import CorruptDataError
-from tests.official_fixture import update_npz_fields, write_official_fixture
+from tests.official_fixture import corrupt_file, update_npz_fields, write_official_fixture
 from decomr.data.official import OfficialDataset
 from decomr.data.render_gt import (
     FAILURE_REASONS,
@@ -318,6 +318,11 @@ def test_official_dataset_reads_the_iuv_images(data_dir):
         ds[2]
     lenient = OfficialDataset("up3d", "trainval", res=64, iuv_atlas="xyz", skip_bad=True)
     assert int(lenient[2]["record_index"]) == 3 and lenient.skipped["missing_image"] == 1
+    # A corrupt PNG: delete it and render it again (not "re-download", as for the dataset's own files).
+    corrupt_file(fx.root / names[3], "garbage")
+    with pytest.raises(CorruptDataError, match=r"cannot decode the IUV image .*Delete it and re-run "
+                                               r"`decomr render-gt up3d trainval --atlas xyz`, or pass skip_bad"):
+        ds[3]
     with pytest.raises(FileNotFoundError, match="render-gt up3d trainval --atlas other"):
         OfficialDataset("up3d", "trainval", iuv_atlas="other")
     with pytest.raises(ValueError, match="iuv_res"):

@@ -254,6 +254,11 @@ def test_batch_equals_one_by_one(predictor):
         assert_close(batch.joints_2d[i], one.joints_2d[0], atol=1e-3)
     item = batch.item(1)
     assert isinstance(item, Prediction) and len(item) == 1 and item.faces is batch.faces
+    assert_close(batch.item(-2).vertices, item.vertices)  # Python's negative indices
+    assert batch.check_index(np.int64(2)) == 2
+    for bad in (3, -4, 1.0, "1"):  # out of range, or not an integer
+        with pytest.raises(ValueError, match=r"index: expected an int in \[-3, 3\)"):
+            batch.item(bad)
 
 
 def test_prediction_fields_and_shapes(predictor):

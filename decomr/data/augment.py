@@ -330,7 +330,10 @@ def pose_flip_perm(body) -> tuple[int, ...]:
     labels = getattr(body, "bone_labels", None)
     if labels is not None:
         other = {".L": ".R", ".R": ".L"}
-        swap = lambda name: name[:-2] + other[name[-2:]] if name[-2:] in other else name  # noqa: E731
+
+        def swap(name: str) -> str:  # the bone of the other side
+            return name[:-2] + other[name[-2:]] if name[-2:] in other else name
+
         return tuple(labels.index(swap(n)) - 1 for n in labels[1:])
     if body.pose_dim == len(SMPL_FLIP_PERM) - 1:
         return tuple(j - 1 for j in SMPL_FLIP_PERM[1:])

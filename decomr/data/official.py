@@ -627,8 +627,12 @@ class OfficialDataset(Dataset):
                     f"{image.shape[:2]}; they must match (re-extract both from the same release).")
         iuv = None
         if self.iuv_atlas is not None and _as_str(d["iuv_names"][i]).strip():
+            render_gt = f"re-run `decomr render-gt {self.name} {self.split} --atlas {self.iuv_atlas}`"
             iuv = self._read(lambda path: resize_iuv(load_iuv_png(path), image.shape[:2]).numpy(),  # (3, H, W)
-                             _as_str(d["iuv_names"][i]).strip(), i, "IUV image")
+                             _as_str(d["iuv_names"][i]).strip(), i, "IUV image",
+                             missing_fix=f"; {render_gt} (it renders only the missing ones), or pass skip_bad=True "
+                                         "to skip such records",
+                             corrupt_fix=f"Delete it and {render_gt}")
         return OfficialRecord(
             image=image, center=d["center"][i].astype(np.float64), scale=float(d["scale"][i]),
             keypoints=keypoints, joints3d=joints3d.astype(np.float32), joints3d_conf=conf.astype(np.float32),
@@ -646,24 +650,24 @@ class OfficialDataset(Dataset):
             return S[hips, :3].mean(0)
         return np.zeros(3)
 
-    def _read(self, reader, relname: str, i: int, what: str) -> np.ndarray:
-        """``reader(root / relname)``: a missing or corrupt file of record ``i`` raises naming the fix
-        (an ``"IUV image"`` is re-rendered by ``decomr render-gt``, other files come from the dataset)."""
+    def _read(self, reader, relname: str, i: int, what: str, missing_fix: str | None = None,
+              corrupt_fix: str = "Re-extract/re-download that file") -> np.ndarray:
+        """``reader(root / relname)``: a missing or corrupt file of record ``i`` raises naming the fix.
+
+        The default fixes point to the dataset's source; files that decomr makes (the IUV images)
+        pass their own (``missing_fix`` follows the message, ``corrupt_fix`` is a sentence).
+        """
         path = self.root / relname
-        render_gt = f"re-run `decomr render-gt {self.name} {self.split} --atlas {self.iuv_atlas}`"
         try:
             return reader(path)
         except FileNotFoundError:
-            fix = (f"; {render_gt} (it renders only the missing ones), or pass skip_bad=True to skip such records"
-                   if what == "IUV image" else
-                   f". Expected the images under {self.root}/ ({self.spec.images}); get them from: "
-                   f"{self.spec.source}. Or pass skip_bad=True to skip records whose files are missing")
+            fix = missing_fix or (f". Expected the images under {self.root}/ ({self.spec.images}); get them from: "
+                                  f"{self.spec.source}. Or pass skip_bad=True to skip records whose files are missing")
             raise FileNotFoundError(f"{self.npz_path}: record {i}: {what} {path} is missing{fix}.") from None
         except CorruptDataError as err:
-            fix = f"Delete it and {render_gt}" if what == "IUV image" else "Re-extract/re-download that file"
             why = str(err) if str(path) in str(err) else f"{path}: {err}"
-            raise CorruptDataError(f"{self.npz_path}: record {i}: {why}. {fix}, or pass skip_bad=True to skip "
-                                   "it.") from err
+            raise CorruptDataError(f"{self.npz_path}: record {i}: {why}. {corrupt_fix}, or pass skip_bad=True to "
+                                   "skip it.") from err
 
     def crop_record(self, rec: OfficialRecord, index: int = -1) -> dict:
         """Turn a record into a sample dict (crop to ``res``, normalise keypoints); see module doc."""

@@ -32,7 +32,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "decomr.experiments.table5": ("TABLE5_ATLASES", "TABLE5_INPUTS", "PAPER_TABLE5", "PaperRow", "run_cell",
                                   "run_table5", "load_table5"),
     "decomr.experiments.table5_report": ("Ordering", "PairComparison", "check_orderings", "compare_pair",
-                                         "table5_markdown", "write_table5_report"),
+                                         "table5_markdown", "template_on_test_images", "write_table5_report"),
     "decomr.experiments.tables": ("PAPER_COMPARISONS", "TablesReport", "reproduce_tables", "tables_markdown"),
     "decomr.experiments.figures": ("ContinuityResult", "FailureAnalysis", "fig7_continuity", "fig8_qualitative",
                                    "fig9_failures", "border_errors", "per_sample_errors", "make_figures"),

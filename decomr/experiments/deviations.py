@@ -26,14 +26,10 @@ from typing import Sequence
 
 from scipy import stats
 
-from decomr.body import load as load_body
-from decomr.eval.evaluate import template_baseline
 from decomr.experiments.budgets import Budget, get_budget
 from decomr.experiments.table5 import run_cell
-from decomr.experiments.table5_grid import DECISIVE_INPUT, CellSpec, cell_config, table5_run_root
-from decomr.experiments.table5_report import METRIC_LABELS
-from decomr.train import build_test_dataset
-from decomr.uv import load_atlas
+from decomr.experiments.table5_grid import DECISIVE_INPUT, CellSpec, table5_run_root
+from decomr.experiments.table5_report import METRIC_LABELS, template_on_test_images
 
 __all__ = ["SettingComparison", "paired_interval", "setting_budget", "compare_setting"]
 
@@ -147,11 +143,6 @@ def compare_setting(setting: str, budget: str | Budget = "cpu", atlas: str = "co
             result = run_cell(b, spec, roots[side], max_minutes=max_minutes, progress=progress)
             for m in metrics if result.finished else ():
                 values[m][side][int(seed)] = float(result.metrics[m])
-    reference: dict[str, float] = {}
-    if template:
-        config = cell_config(base, CellSpec(atlas, lnet_input, int(seeds[0])), roots[0])
-        body = load_body(config.body)
-        data = build_test_dataset(config, body, load_atlas(body, config.model.atlas), split="test")
-        reference = template_baseline(body, data, max_samples=base.test_size)
+    reference = template_on_test_images(base, CellSpec(atlas, lnet_input, int(seeds[0])), roots[0]) if template else {}
     return [SettingComparison(setting, base.name, atlas, lnet_input, m, *values[m], reference.get(m))
             for m in metrics]

@@ -39,7 +39,7 @@ from decomr.train import load_model
 from decomr.train.errors import batch_errors
 from decomr.uv import load_atlas
 from decomr.uv.maps import camera_frame_vertices
-from decomr.viz.body_plots import plot_mesh, project, save_figure
+from decomr.viz.body_plots import finish_figure, plot_mesh, project, save_figure
 from decomr.viz.experiment_plots import plot_mesh_zoom
 from decomr.viz.train_plots import iuv_rgb, mesh_overlay
 
@@ -247,8 +247,7 @@ class ContinuityResult:
 
 def _finish(fig: Any, title: str, name: str | None, folder: str | Path | None) -> None:
     """Title and lay out a figure; save it as ``<folder>/<name>.png`` unless ``name`` is None."""
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    finish_figure(fig, title, fontsize=9)
     if name:
         save_figure(fig, name, folder=folder)
 

@@ -32,7 +32,8 @@ import matplotlib.pyplot as plt
 from decomr.body import load as load_body
 from decomr.eval.evaluate import template_baseline
 from decomr.eval.paper import PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS
-from decomr.experiments.table5_grid import DECISIVE_INPUT, Table5Result, cell_config, summarize
+from decomr.experiments.budgets import Budget, get_budget
+from decomr.experiments.table5_grid import DECISIVE_INPUT, CellSpec, Table5Result, cell_config, summarize
 from decomr.paths import REPO_ROOT, atomic_write_bytes
 from decomr.train import build_test_dataset
 from decomr.uv import load_atlas
@@ -49,6 +50,7 @@ __all__ = [
     "check_orderings",
     "compare_pair",
     "table5_markdown",
+    "template_on_test_images",
     "write_table5_report",
 ]
 
@@ -363,13 +365,22 @@ def table5_markdown(result: Table5Result, template: Mapping[str, float] | None =
     return "\n".join(lines) + "\n"
 
 
+def template_on_test_images(budget: str | Budget, spec: CellSpec, root: str | Path | None = None) -> dict[str, float]:
+    """The template body's mean errors on the test images of a grid run (the budget's ``test_size``
+    images; mm, ``facing_error`` in degrees): the yardstick every cell is read against."""
+    config = cell_config(budget, spec, root)
+    body = load_body(config.body)
+    data = build_test_dataset(config, body, load_atlas(body, config.model.atlas), split="test")
+    return template_baseline(body, data, max_samples=get_budget(budget).test_size)
+
+
 def _context(result: Table5Result) -> tuple[dict[str, float], dict[str, float], int]:
     """On the finished runs' test images and map size: the errors of the template body facing the
     camera, and each atlas' mean round-trip error mesh -> location map -> mesh (mm; the map size)."""
-    config = cell_config(result.budget, result.finished[0].spec, result.root)
-    body = load_body(config.body)
-    data = build_test_dataset(config, body, load_atlas(body, config.model.atlas), split="test")
-    means = template_baseline(body, data, max_samples=result.budget.test_size)
+    spec = result.finished[0].spec
+    means = template_on_test_images(result.budget, spec, result.root)
+    config = cell_config(result.budget, spec, result.root)
+    body = load_body(config.body)  # the same (cached) body model
     r = config.model.map_size
     floors = {atlas: round_trip_errors(body, load_atlas(body, atlas), resolutions=(r,), align_corners=(True,),
                                        seam_aware=(True,), n=4)[0].mean_mm for atlas in TABLE5_ATLASES}

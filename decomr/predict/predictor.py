@@ -91,11 +91,15 @@ class Prediction:
         return int(self.vertices.shape[0])
 
     def check_index(self, index: int) -> int:
-        """``index`` as a non-negative image index (Python's negative indices allowed)."""
+        """``index`` as a non-negative image index (Python's negative indices allowed).
+
+        Raises:
+            ValueError: not an integer, or out of range.
+        """
         n = len(self)
-        if not -n <= index < n:
-            raise ValueError(f"index: expected an int in [-{n}, {n}), got {index}")
-        return index % n
+        if not isinstance(index, (int, np.integer)) or not -n <= index < n:
+            raise ValueError(f"index: expected an int in [-{n}, {n}), got {index!r}")
+        return int(index) % n
 
     def item(self, index: int) -> "Prediction":
         """The prediction of one image as a batch of one (B = 1)."""

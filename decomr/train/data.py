@@ -22,7 +22,6 @@ Both return a :class:`decomr.data.batch.Batch` on the training device.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import random
@@ -36,6 +35,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler, Subset
 
 from decomr.body.joints import J24_FLIP_PERM, joint_set  # J24_FLIP_PERM: re-exported
 from decomr.data.augment import AugmentParams, UVMirror, augment_batch, sample_augment_params
+from decomr.data.backgrounds import map_params
 from decomr.data.batch import Batch, as_batch
 from decomr.data.cache import CachedSyntheticDataset, default_workers, render_cache
 from decomr.data.official import OfficialDataset
@@ -212,7 +212,7 @@ class SyntheticParamItems(Dataset):
 
 def _cat_augment(draws: list[AugmentParams]) -> AugmentParams:
     """One :class:`AugmentParams` of B samples from B one-sample draws."""
-    return AugmentParams(*(torch.cat([getattr(d, f.name) for d in draws]) for f in dataclasses.fields(AugmentParams)))
+    return map_params(lambda *ts: torch.cat(ts), *draws)
 
 
 def _collate_param_items(items: list[tuple[Any, Any]]) -> tuple[Any, Any]:

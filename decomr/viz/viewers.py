@@ -61,13 +61,6 @@ def _check_prediction(prediction: Any) -> None:
                              f"(no {name!r})")
 
 
-def _check_index(prediction: Any, index: int) -> int:
-    n = len(prediction)
-    if not isinstance(index, (int, np.integer)) or not -n <= index < n:
-        raise ValueError(f"index: expected an int in [0, {n}), got {index!r}")
-    return int(index) % n
-
-
 def _png(rgb: np.ndarray | torch.Tensor) -> bytes:
     from PIL import Image
 
@@ -94,7 +87,7 @@ def crop_frame(prediction: Any, index: int = 0) -> Any:
         a Prediction of batch 1 whose ``center``/``scale``/``image_size`` describe the crop itself
         and whose 2D points are crop pixels, so that :mod:`decomr.predict.overlay` draws in the crop.
     """
-    p = prediction.item(_check_index(prediction, index))
+    p = prediction.item(prediction.check_index(index))
     s = int(p.crops.shape[-1])
     c, sc = whole_image_center_scale(s, s)
     center, scale = c[None], sc[None]
@@ -154,7 +147,7 @@ class PredictionMeshViewer(PlotlyMeshViewer):
         _check_prediction(prediction)
         self.prediction = prediction
         self.body = body
-        self.index = _check_index(prediction, index)
+        self.index = prediction.check_index(index)
         self.faces = prediction.faces.detach().cpu().numpy()
         n, v = len(prediction), int(prediction.vertices.shape[1])
         self.errors = None
@@ -230,7 +223,7 @@ class PredictionMeshViewer(PlotlyMeshViewer):
 
     def set_index(self, index: int) -> None:
         """Show the mesh of another image of the prediction."""
-        self.index = _check_index(self.prediction, index)
+        self.index = self.prediction.check_index(index)
         self._set_vertices(self._vertices())
         if self.color_menu.value in ("depth", "error"):
             self.figure.data[0].update(**self._color_kwargs(self.color_menu.value))
@@ -281,7 +274,7 @@ class IUVOverlayViewer(StaticFallback):
         _check_prediction(prediction)
         self.prediction = prediction
         self.body = body
-        self.index = _check_index(prediction, index)
+        self.index = prediction.check_index(index)
         n = len(prediction)
         self.images = original_images(prediction, images)
         options = [o for o in OVERLAY_LAYERS if o != "parts" or (body is not None and hasattr(body, "lsp_parts"))]
