@@ -14,6 +14,12 @@ What it measures, in one process on one device:
    "gpu" pipeline (workers + rendering, :func:`decomr.train.data.build_train_source`) in images/s,
    to compare with what training consumes.
 
+4. **CPU precision** (``--cpu-precision``, on the CPU): the release recipe's model
+   (``configs/cpu.yaml``, batch 32) in stage 1 and stage 2 with fp32, channels-last, bf16
+   autocast and both, timed step by step in alternation so that all four share the machine's
+   load. Ratios are to fp32; bf16 is what ``train.amp=true`` uses on a CPU with native bf16
+   (:func:`decomr.train.loop.cpu_has_native_bf16`). Written to ``train_precision_cpu.json``.
+
 Results go to ``benchmarks/results/train_throughput_<device>.json`` and a table is printed.
 
 Commands (GPU machine, from the repository root; each fits in a 10-minute call)::
@@ -22,6 +28,7 @@ Commands (GPU machine, from the repository root; each fits in a 10-minute call):
     python benchmarks/train_throughput.py --models synthetic --compile off  # faster: the release model only
     python benchmarks/train_throughput.py --models paper --batch 128 --compile on
     python benchmarks/train_throughput.py --quick                           # CPU, tiny sizes, ~1-2 minutes
+    python benchmarks/train_throughput.py --cpu-precision                   # CPU, fp32 vs bf16, ~3 minutes
 
 ``--models``: ``synthetic`` (configs/synthetic.yaml: ResNet-18, 20.8M parameters), ``paper``
 (configs/paper.yaml's architecture: ResNet-50, 62M parameters, here on the Anny body), ``quick``
@@ -187,6 +194,65 @@ def bench_data(name: str, batch: int, device: torch.device, body, atlases: dict,
             "pipeline_images_per_s": pipe["images_per_s"], "pipeline_workers": num_workers}
 
 
+PRECISIONS = {"fp32": (None, False), "fp32 channels-last": (None, True), "bf16": (torch.bfloat16, False),
+              "bf16 channels-last": (torch.bfloat16, True)}
+
+
+def bench_cpu_precision(name: str, batch: int, steps: int, warmup: int, body, atlases: dict) -> dict:
+    """Stage-1 and stage-2 steps of one model under each CPU precision, interleaved step by step."""
+    from decomr.train.loop import cpu_has_native_bf16
+
+    config = model_config(name)
+    atlas = atlases.setdefault(config.model.atlas, load_atlas(body, config.model.atlas))
+    device = torch.device("cpu")
+    wmap = weight_map(body, atlas, config.model.map_size)
+    data = render_batch(config, body, atlas, device, batch)
+    runs = {}
+    for label, (amp, channels_last) in PRECISIONS.items():
+        torch.manual_seed(0)
+        model = DecoMR(config.model, body, atlas).train()
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        runs[label] = (model, torch.optim.Adam(model.parameters(), lr=1e-5), amp)
+    rows = []
+    for stage in (1, 2):
+        times: dict[str, list[float]] = {label: [] for label in runs}
+        for k in range(warmup + steps):
+            for label, (model, opt, amp) in runs.items():
+                t = time.perf_counter()
+                train_step(model, data, opt, stage=stage, weight_map=wmap, amp_dtype=amp)
+                if k >= warmup:
+                    times[label].append(time.perf_counter() - t)
+        for label, values in times.items():
+            rows.append({"model": name, "stage": stage, "precision": label, "batch": batch, **summary(values, batch)})
+        base = next(r for r in rows if r["stage"] == stage and r["precision"] == "fp32")["images_per_s"]
+        for r in rows:
+            if r["stage"] == stage:
+                r["ratio_to_fp32"] = r["images_per_s"] / base
+    return {"native_bf16": cpu_has_native_bf16(), "threads": torch.get_num_threads(), "rows": rows}
+
+
+def cpu_precision_main(args) -> int:
+    body = load_body("anny")
+    start = time.time()
+    bench = bench_cpu_precision("quick", args.batch[0] if args.batch else 32, args.steps or 5, args.warmup or 2,
+                                body, {})
+    result = {"device": f"cpu ({platform.processor() or 'cpu'}, {bench['threads']} threads)",
+              "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+              "seconds": time.time() - start, **bench,
+              "notes": "the cpu.yaml model (ResNet-18, 128 px) on one pre-rendered batch; images/s = batch / median "
+                       "step time; the four settings alternate step by step, so they share the machine's load; "
+                       "ratio_to_fp32 within each stage."}
+    out = Path(args.out) if args.out else REPO / "benchmarks" / "results" / "train_precision_cpu.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"native bf16: {bench['native_bf16']}\n\n| stage | precision | img/s | ratio to fp32 |\n|---|---|---:|---:|")
+    for r in bench["rows"]:
+        print(f"| {r['stage']} | {r['precision']} | {r['images_per_s']:.1f} | {r['ratio_to_fp32']:.2f} |")
+    print(f"\nwrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="CPU, tiny model, 64 px, batch 4/8, few steps")
@@ -198,7 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=None)
     p.add_argument("--workers", type=int, default=None, help="DataLoader workers of the data pipeline")
     p.add_argument("--out", default=None, help="JSON file (default benchmarks/results/train_throughput_<device>.json)")
+    p.add_argument("--cpu-precision", action="store_true",
+                   help="only the CPU precision comparison (fp32 / channels-last / bf16) of the cpu.yaml model")
     args = p.parse_args(argv)
+    if args.cpu_precision:
+        return cpu_precision_main(args)
 
     device = torch.device(args.device or ("cpu" if args.quick or not torch.cuda.is_available() else "cuda"))
     quick = args.quick or device.type == "cpu"

@@ -11,6 +11,7 @@ from decomr.data.cache import (
     CacheMismatchError,
     CachedSyntheticDataset,
     cache_status,
+    ensure_cache,
     render_cache,
 )
 from decomr.cli.render_synthetic import render_synthetic_main
@@ -139,3 +140,43 @@ def test_training_from_a_cache_augments_on_the_device(tmp_path):
         from decomr.train.config import apply_overrides
 
         resolve_pipeline(apply_overrides(config, ["train.pipeline=gpu"]), torch.device("cpu"))
+
+
+def test_one_cache_serves_both_atlases_as_rendering_each_would(tmp_path, anny_body):
+    import dataclasses
+
+    folder = ensure_cache(SMALL, "train", tmp_path / "both", workers=1, progress=False)  # SMALL: continuous
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["config"]["atlas"] == "both" and {"iuv", "iuv_default"} <= set(meta["layout"])
+    for atlas in ("continuous", "default"):
+        config = dataclasses.replace(SMALL, atlas=atlas)
+        ds = CachedSyntheticDataset(folder, config=config, split="train", size=10)
+        ref = SyntheticDataset("train", config=config, body=anny_body)
+        for i in (0, 7):
+            a, b = ds[i], ref[i]
+            assert set(a) - {"has_3d", "has_mesh"} == set(b) - {"has_3d", "has_mesh"}  # no iuv_default left
+            assert_close(a["iuv"], b["iuv"], atol=5e-4, msg=f"iuv on the {atlas} atlas")
+            assert_close(a["image"], b["image"], atol=0.5 / 255 + 1e-6, msg="image")
+    # the two atlases' IUV images really differ (the default map has other UVs)
+    c = CachedSyntheticDataset(folder, config=SMALL)[0]["iuv"]
+    d = CachedSyntheticDataset(folder, config=dataclasses.replace(SMALL, atlas="default"))[0]["iuv"]
+    assert torch.equal(c[0], d[0]) and (c[1:] - d[1:]).abs().max() > 0.1
+    # ensure_cache finds the folder finished: nothing is rendered again
+    stamp = (folder / "iuv.npy").stat().st_mtime_ns
+    default = dataclasses.replace(SMALL, atlas="default")
+    assert ensure_cache(default, "train", folder, workers=1, progress=False) == folder
+    assert (folder / "iuv.npy").stat().st_mtime_ns == stamp
+
+
+def test_a_single_atlas_cache_serves_its_own_atlas_only(cache):
+    import dataclasses
+
+    assert ensure_cache(SMALL, "train", cache, workers=1, progress=False) == cache  # an older one-atlas cache
+    assert "iuv_default" not in CachedSyntheticDataset(cache, config=SMALL)[0]
+    other = dataclasses.replace(SMALL, atlas="default")
+    with pytest.raises(CacheMismatchError, match="on the continuous atlas only; a cache rendered now holds both"):
+        CachedSyntheticDataset(cache, config=other)
+    with pytest.raises(CacheMismatchError, match="config"):  # it would render both atlases into it
+        ensure_cache(other, "train", cache, workers=1, progress=False)
+    with pytest.raises(ValueError, match="SyntheticConfig"):
+        ensure_cache({"image_size": 32}, "train", cache)

@@ -8,6 +8,7 @@ import logging
 import statistics
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -16,7 +17,8 @@ from decomr.eval.evaluate import PAPER_NUMBERS
 from decomr.experiments.budgets import BUDGETS, Budget, get_budget
 from decomr.cli.experiments import reproduce_main
 from decomr.experiments.table5 import (PAPER_TABLE5, RESULT_FILE, TABLE5_ATLASES, TABLE5_INPUTS, CellResult, CellSpec,
-                                       Table5Result, cell_config, grid_cells, load_table5, run_cell, run_table5)
+                                       Table5Result, cell_config, grid_cells, grid_status, load_table5, run_cell,
+                                       run_table5)
 from decomr.experiments.table5_grid import summarize
 from decomr.experiments.table5_report import check_orderings, compare_pair, table5_markdown
 from tests.train_helpers import one_thread  # noqa: F401 (autouse)
@@ -26,7 +28,7 @@ from tests.train_helpers import one_thread  # noqa: F401 (autouse)
 # Budgets, cells, configs
 # ------------------------------------------------------------------------------------------------
 def test_bad_budget_names_fail_clearly():
-    with pytest.raises(ValueError, match=r"budget: expected one of \('quick', 'cpu', 'gpu'\), got 'huge'"):
+    with pytest.raises(ValueError, match=r"budget: expected one of \('quick', 'cpu', 'cpu128', 'gpu'\), got 'huge'"):
         get_budget("huge")
     with pytest.raises(ValueError, match="budget: expected one of"):
         grid_cells("fast")
@@ -64,6 +66,27 @@ def test_grid_cells_and_configs(tmp_path):
     assert mine["train"] | {"out_dir": ""} == other["train"] | {"out_dir": ""}
     assert mine["data"]["synthetic"] | {"atlas": ""} == other["data"]["synthetic"] | {"atlas": ""}
     assert {k for k in mine["model"] if mine["model"][k] != other["model"][k]} == {"atlas", "lnet_input"}
+
+
+def test_the_cpu128_cells_share_one_cache_that_serves_both_atlases(tmp_path):
+    """All cells of the cpu128 budget read one pre-rendered folder (the issue's shared data cache):
+    the same images, each cell's IUV targets on its own atlas."""
+    import dataclasses
+
+    from decomr.data.cache import CachedSyntheticDataset, ensure_cache
+    from decomr.data.synthetic import SyntheticDataset
+
+    configs = [cell_config("cpu128", CellSpec(a, i, 0), tmp_path) for a in TABLE5_ATLASES for i in TABLE5_INPUTS]
+    assert len({c.data.cache for c in configs}) == 1 and configs[0].data.cache
+    assert len({dataclasses.replace(c.synthetic, atlas="both") for c in configs}) == 1
+    assert all(c.train.amp and c.train.channels_last for c in configs)
+    # the same rule on a small copy of the budget's data: one folder, rendered once, both atlases
+    small = [dataclasses.replace(c.synthetic, image_size=32, iuv_size=8, train_size=3) for c in configs[::4]]
+    folder = ensure_cache(small[0], "train", tmp_path / "cache", workers=1, progress=False)
+    assert ensure_cache(small[1], "train", tmp_path / "cache", workers=1, progress=False) == folder
+    for syn in small:
+        cached, rendered = CachedSyntheticDataset(folder, config=syn)[2], SyntheticDataset("train", config=syn)[2]
+        assert (cached["iuv"] - rendered["iuv"]).abs().max() < 5e-4, syn.atlas
 
 
 def test_paper_table5_agrees_with_the_evaluation_reports():
@@ -137,6 +160,61 @@ def test_summary_and_pair_statistics_match_statistics_module():
     assert "continuous better in" in pair.sentence()
 
 
+def _grid_of(values: dict) -> Table5Result:
+    """A grid from {(atlas, input): {seed: pa_mpjpe}}."""
+    cells = [CellResult(CellSpec(a, i, s), "cached", {"pa_mpjpe": v}, Path("runs/x"), 10, 10, 1.0, 1.0, 16)
+             for (a, i), by_seed in values.items() for s, v in by_seed.items()]
+    return Table5Result(BUDGETS["cpu128"], Path("runs/x"), cells)
+
+
+def test_difference_intervals_are_scipys_paired_t_and_a_prediction_interval():
+    from scipy import stats
+
+    from decomr.experiments.table5_report import difference_intervals
+
+    cont, dflt = {0: 100.0, 1: 104.0, 2: 101.0}, {0: 106.0, 1: 107.5, 2: 110.0}
+    grid = _grid_of({("continuous", "local+global"): cont, ("default", "local+global"): dflt,
+                     ("continuous", "global"): {0: 103.0}, ("continuous", "local"): {0: 140.0}})
+    interval = difference_intervals(grid, "pa_mpjpe")
+    lo, hi, basis = interval(("continuous", "local+global"), ("default", "local+global"))
+    ref = stats.ttest_rel([cont[s] for s in cont], [dflt[s] for s in cont]).confidence_interval(0.95)
+    assert (lo, hi) == pytest.approx((ref.low, ref.high)) and basis == "paired over 3 seeds"
+    # one seed: the decisive pair's paired differences set the width of a prediction interval
+    noise = np.array([dflt[s] - cont[s] for s in cont])
+    half = stats.t.ppf(0.975, 2) * noise.std(ddof=1) * np.sqrt(1 + 1 / 3)
+    lo, hi, basis = interval(("continuous", "local"), ("continuous", "global"))
+    assert (lo, hi) == pytest.approx((37.0 - half, 37.0 + half)) and basis.startswith("1 seed")
+    assert interval(("default", "local"), ("continuous", "global")) is None  # a cell without runs
+    orders = check_orderings({c: statistics.fmean(v.values()) for c, v in
+                              {("continuous", "local+global"): cont, ("default", "local+global"): dflt,
+                               ("continuous", "global"): {0: 103.0}, ("continuous", "local"): {0: 140.0}}.items()},
+                             intervals=interval)
+    local_beats_global, best, _, continuous_wins = orders
+    assert local_beats_global.holds is False and local_beats_global.mark == "fails"  # 140 vs 103, far apart
+    pair_check = continuous_wins.checks[TABLE5_INPUTS.index("local+global")]
+    assert pair_check.interval == pytest.approx((ref.low, ref.high))
+    assert pair_check.verdict in ("holds", "not separable")
+    assert (pair_check.verdict == "holds") == (ref.high < 0)
+    assert "mm [" in pair_check.interval_text() and "paired over 3 seeds" in pair_check.interval_text()
+
+
+def test_an_interval_holding_zero_is_not_separable():
+    grid = _grid_of({("continuous", "local+global"): {0: 100.0, 1: 110.0, 2: 95.0},
+                     ("default", "local+global"): {0: 101.0, 1: 104.0, 2: 99.0}})
+    from decomr.experiments.table5_report import difference_intervals
+
+    orders = check_orderings({("continuous", "local+global"): 101.7, ("default", "local+global"): 101.3},
+                             intervals=difference_intervals(grid, "pa_mpjpe"))
+    chk = orders[3].checks[TABLE5_INPUTS.index("local+global")]
+    assert chk.holds is None and chk.verdict == "not separable" and orders[3].mark == "not separable"
+    assert orders[0].mark == "n/a"  # no cell of that conclusion ran
+    md = table5_markdown(grid, template={"mpjpe": 300.0, "pa_mpjpe": 170.0, "pve": 400.0})
+    assert "## The conclusions on our numbers, with 95 % intervals" in md and "not separable" in md
+    # 6 runs, PA-MPJPE 95-110 against 0.6 x 170 = 102: the four runs at or below 102 count
+    assert "(PA-MPJPE at most 0.6x its 170.0 mm): 4 of 6" in md and "| 0.59 |" in md and "| 0.65 |" in md
+    assert "95 % interval [" in md  # the decisive pair's sentence
+
+
 def test_markdown_has_every_row_and_the_paper_numbers():
     md = table5_markdown(_fake_grid())
     for atlas in TABLE5_ATLASES:
@@ -192,11 +270,20 @@ def test_finished_runs_are_skipped(quick_grid, caplog):
     assert again.values("default", "local+global", "pve") == result.values("default", "local+global", "pve")
 
 
-def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, caplog):
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, caplog, capsys):
     spec = CellSpec("continuous", "global", 0)
     first = run_cell("quick", spec, tmp_path, max_minutes=1e-6)  # stops after the first step
     assert first.status == "interrupted" and 0 < first.step < first.total_steps
     assert not (first.run_dir / RESULT_FILE).exists() and (first.run_dir / "last.pt").exists()
+    status = grid_status("quick", out_dir=tmp_path)
+    assert len(status.cells) == len(grid_cells("quick")) and not status.finished
+    started = [c for c in status.cells if c.status == "started"]
+    assert [c.spec for c in started] == [spec] and started[0].step == first.step
+    assert started[0].total_steps == first.total_steps
+    assert {c.status for c in status.cells if c.spec != spec} == {"pending"}
+    assert reproduce_main(["table5", "--budget", "quick", "--out", str(tmp_path), "--status"]) == 0
+    out = capsys.readouterr().out
+    assert f"started      step {first.step}/{first.total_steps}" in out and "0 of 8 runs finished" in out
     with caplog.at_level(logging.INFO, logger="decomr.experiments.table5"):
         second = run_cell("quick", spec, tmp_path)
     assert second.status == "done" and second.step == second.total_steps

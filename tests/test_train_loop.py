@@ -102,6 +102,45 @@ def test_step_losses_match_a_direct_computation(setup):
         assert result.losses[name] == pytest.approx(value, rel=1e-5, abs=1e-8), name
 
 
+def test_amp_means_bf16_where_the_device_computes_it_natively(monkeypatch):
+    import decomr.train.loop as loop
+
+    cpu = torch.device("cpu")
+    for native in (True, False):
+        monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda native=native: native)
+        assert loop.amp_dtype_for(OptimConfig(amp=True), cpu) == (torch.bfloat16 if native else None)
+        assert loop.amp_dtype_for(OptimConfig(amp=False), cpu) is None
+    monkeypatch.undo()
+    flags = set()
+    try:  # an independent reading of the CPU's flags
+        with open("/proc/cpuinfo") as f:
+            flags = {w for line in f if line.startswith("flags") for w in line.split(":", 1)[1].split()}
+    except OSError:
+        pass
+    assert loop.cpu_has_native_bf16() == bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+@pytest.mark.skipif(not __import__("decomr.train.loop", fromlist=["x"]).cpu_has_native_bf16(),
+                    reason="this CPU has no native bf16")
+def test_bf16_and_channels_last_steps_on_the_cpu_match_fp32(setup):
+    """The CPU speed settings of the cpu128 budget change the arithmetic, not the objective:
+    channels-last gives the fp32 losses, bf16 autocast the same losses to bf16 precision."""
+    config, body, atlas, batch, wmap = setup
+    results = {}
+    for name, amp, channels_last in (("fp32", None, False), ("nhwc", None, True), ("bf16", torch.bfloat16, True)):
+        model = _model(setup).eval()  # fixed BN statistics: the three forwards see the same network
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        opt = torch.optim.Adam(model.parameters(), lr=0.0)
+        results[name] = train_step(model, batch, opt, stage=2, weight_map=wmap, amp_dtype=amp)
+    for term in ("mask", "uv", "location_map", "joints3d", "total"):
+        ref = results["fp32"].losses[term]
+        assert results["nhwc"].losses[term] == pytest.approx(ref, rel=1e-4, abs=1e-7), term
+        assert results["bf16"].losses[term] == pytest.approx(ref, rel=5e-2, abs=1e-4), term
+    assert results["bf16"].losses["total"] != results["fp32"].losses["total"]  # bf16 really ran
+    assert math.isfinite(results["bf16"].grad_norm)
+
+
 def test_gradient_accumulation_equals_the_mean_of_micro_batch_gradients(setup):
     config, body, atlas, batch, wmap = setup
     model = _model(setup)

@@ -4,6 +4,8 @@ Examples::
 
     decomr reproduce table5 --budget quick                 # smoke test of the whole grid (~2 min, CPU)
     decomr reproduce table5 --budget cpu                   # this 2-core CPU: writes figures/table5.md, .png
+    decomr reproduce table5 --budget cpu128 --max-minutes 150   # models that learn, this CPU, repeat (resumable)
+    decomr reproduce table5 --budget cpu128 --status       # where every run stands (trains nothing)
     decomr reproduce table5 --budget gpu --max-minutes 9   # one H100, repeat until done (resumable)
     decomr reproduce table5 --budget cpu --report-only     # rewrite the report from finished runs
     decomr reproduce tables --checkpoint runs/table5/cpu/continuous_local_global/seed0/last.pt
@@ -17,13 +19,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 import torch
 
 from decomr.cli import doc_parser, fail
 from decomr.experiments.budgets import BUDGETS
 from decomr.experiments.figures import make_figures, make_model_figures
-from decomr.experiments.table5 import _default_report_dir, load_table5, run_table5
+from decomr.experiments.table5 import _default_report_dir, grid_status, load_table5, run_table5
 from decomr.experiments.table5_report import write_table5_report
 from decomr.experiments.tables import reproduce_tables
 
@@ -46,6 +49,7 @@ def build_reproduce_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="folder of the runs (default runs/table5/<budget>)")
     t.add_argument("--report-dir", help="where table5.md/.png go (default figures/, or the run folder for quick)")
     t.add_argument("--report-only", action="store_true", help="only rewrite the report from the finished runs")
+    t.add_argument("--status", action="store_true", help="only print where every run stands (trains nothing)")
 
     t = sub.add_parser("tables", help="Tables 2-4 (+ 3DPW): one checkpoint on every available dataset")
     t.add_argument("--checkpoint", "-k", required=True, help="a .pt file or run folder")
@@ -81,6 +85,12 @@ def reproduce_main(argv: list[str] | None = None) -> int:
 
 
 def _table5(args: argparse.Namespace) -> int:
+    if args.status:
+        result = grid_status(args.budget, seeds=args.seeds, out_dir=args.out, decisive_seeds=args.decisive_seeds)
+        _print_cells(result)
+        done = len(result.finished)
+        print(f"{done} of {len(result.cells)} runs finished in {result.root}")
+        return 0
     if args.report_only:
         result = load_table5(args.budget, args.out)
         if not result.finished:
@@ -91,13 +101,17 @@ def _table5(args: argparse.Namespace) -> int:
         return 0
     result = run_table5(args.budget, seeds=args.seeds, out_dir=args.out, resume=args.resume,
                         decisive_seeds=args.decisive_seeds, max_minutes=args.max_minutes, report_dir=args.report_dir)
+    _print_cells(result)
+    print("grid complete" if result.complete else "grid not complete: run the same command again to continue")
+    return 0
+
+
+def _print_cells(result: Any) -> None:
     for c in result.cells:
         m = c.metrics
         numbers = (f"MPJPE {m['mpjpe']:.1f}  PA-MPJPE {m['pa_mpjpe']:.1f}  PVE {m['pve']:.1f} mm"
                    if {"mpjpe", "pa_mpjpe", "pve"} <= set(m) else f"step {c.step}/{c.total_steps}")
         print(f"{str(c.spec):36s} {c.status:12s} {numbers}")
-    print("grid complete" if result.complete else "grid not complete: run the same command again to continue")
-    return 0
 
 
 def _tables(args: argparse.Namespace) -> int:

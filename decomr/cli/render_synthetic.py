@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from decomr.cli import doc_parser, fail
-from decomr.data.cache import cache_status, default_workers, render_cache
+from decomr.data.cache import cache_status, default_workers, ensure_cache
 from decomr.train.config import load_config
 
 __all__ = ["render_synthetic_main"]
@@ -38,7 +38,7 @@ def render_synthetic_main(argv: list[str] | None = None) -> int:
         if config.data.source != "synthetic":
             raise ValueError(f"{args.config}: data.source is {config.data.source!r}; only synthetic data is rendered")
         for split in args.split:
-            out = render_cache(config.synthetic, split, f"{folder}/{split}", workers=args.workers,
+            out = ensure_cache(config.synthetic, split, f"{folder}/{split}", workers=args.workers,
                                progress=not args.no_progress)
             done, total = cache_status(out)
             print(f"{split}: {done}/{total} samples in {out}")

@@ -16,6 +16,11 @@ Each key is a ``.npy`` file that is memory-mapped when read, so random access co
 read per sample, whatever the size. Rendering is resumable: chunks are written in place and
 recorded in ``meta.json`` atomically; a killed run continues where it stopped.
 
+A cache made by :func:`ensure_cache` (what training and ``decomr render-synthetic`` use) holds the
+IUV images on both UV atlases (``atlas="both"``: ``iuv`` continuous, ``iuv_default`` default), so
+runs on either atlas (the cells of Table 5) read the same folder; :class:`CachedSyntheticDataset`
+serves a config of one atlas from it, that atlas's IUV images as ``iuv``.
+
 Cached samples are the *un-augmented* renders; the training loop augments batches on the device
 with :func:`decomr.data.augment.augment_batch` (flip, colour, rotation, zoom as 2D warps, as for
 official crops), so every epoch still differs.
@@ -44,8 +49,8 @@ from decomr.data.batch import LEGACY_KEYS
 from decomr.data.synthetic import SyntheticBatchGenerator, SyntheticConfig
 from decomr.paths import atomic_write_bytes, data_dir
 
-__all__ = ["CACHE_VERSION", "render_cache", "cache_status", "CachedSyntheticDataset", "CacheMismatchError",
-           "resolve_cache_folder", "default_workers"]
+__all__ = ["CACHE_VERSION", "render_cache", "ensure_cache", "cache_status", "CachedSyntheticDataset",
+           "CacheMismatchError", "resolve_cache_folder", "default_workers"]
 
 logger = logging.getLogger(__name__)
 
@@ -204,6 +209,41 @@ def render_cache(config: Any, split: str, folder: str | Path, size: int | None =
     return folder
 
 
+def ensure_cache(config: Any, split: str, folder: str | Path, workers: int | None = None,
+                 progress: bool = True) -> Path:
+    """The cache of ``config``'s ``split`` in ``folder``, rendered first where missing or unfinished.
+
+    A new cache is rendered with both atlases' IUV images (``atlas="both"``), so that the same
+    folder serves runs on either atlas; a cache rendered earlier for ``config``'s atlas alone is
+    used (and finished) as it is.
+
+    Args:
+        config: the :class:`~decomr.data.synthetic.SyntheticConfig` a run trains on (one atlas).
+        split, folder, progress: as :func:`render_cache`. workers: rendering processes (default: every core).
+
+    Raises:
+        CacheMismatchError: the folder holds another dataset.
+    """
+    if not isinstance(config, SyntheticConfig):
+        raise ValueError(f"config: expected a SyntheticConfig, got {type(config).__name__}")
+    path = resolve_cache_folder(folder)
+    meta = _read_meta(path)
+    own = meta is not None and meta.get("config") == _config_dict(config)
+    render_config = config if own else dataclasses.replace(config, atlas="both")
+    return render_cache(render_config, split, path, workers=workers or default_workers(), progress=progress)
+
+
+def _iuv_key(cached: dict[str, Any], wanted: dict[str, Any]) -> str | None:
+    """The cache key holding ``wanted``'s IUV images when a cache rendered with config ``cached``
+    serves it (same config, or the same with ``atlas="both"``), else None."""
+    if cached == wanted:
+        return "iuv"
+    if cached.get("atlas") == "both" and {**cached, "atlas": wanted.get("atlas")} == wanted:
+        key_of = {atlas: key for key, atlas in SyntheticConfig(atlas="both").atlas_names().items()}
+        return key_of.get(wanted["atlas"])
+    return None
+
+
 class CachedSyntheticDataset(Dataset):
     """Samples of a folder written by :func:`render_cache` (memory-mapped, any access order).
 
@@ -212,7 +252,8 @@ class CachedSyntheticDataset(Dataset):
 
     Args:
         folder: the cache folder (relative paths are under ``data/``).
-        config: optional SyntheticConfig the cache must have been rendered with.
+        config: optional SyntheticConfig the cache must serve: rendered with it, or with it on
+            ``atlas="both"`` (then ``iuv`` is ``config.atlas``'s IUV image and the other atlas's is left out).
         split: optional split it must hold. size: optional number of samples it must hold.
 
     Raises:
@@ -227,9 +268,20 @@ class CachedSyntheticDataset(Dataset):
         if meta.get("version") != CACHE_VERSION:
             raise CacheMismatchError(f"{self.folder}: cache version {meta.get('version')}, expected {CACHE_VERSION}; "
                                      "delete it and render it again")
-        if config is not None and meta["config"] != _config_dict(config):
-            raise CacheMismatchError(f"{self.folder}: rendered with another synthetic config; use another data.cache "
-                                     "folder or delete this one")
+        self._rename: dict[str, str | None] = {}  # cache key -> sample key (None: left out)
+        if config is not None:
+            key = _iuv_key(meta["config"], _config_dict(config))
+            if key is None:
+                wanted = _config_dict(config)
+                only = meta["config"].get("atlas")
+                why = (f" (its IUV images are on the {only} atlas only; a cache rendered now holds both atlases)"
+                       if {**meta["config"], "atlas": wanted["atlas"]} == wanted else "")
+                raise CacheMismatchError(f"{self.folder}: rendered with another synthetic config{why}; use another "
+                                         "data.cache folder or delete this one")
+            if key != "iuv":
+                self._rename = {"iuv": None, key: "iuv"}
+            elif meta["config"] != _config_dict(config):
+                self._rename = {"iuv_default": None}
         if split is not None and meta["split"] != split:
             raise CacheMismatchError(f"{self.folder}: holds the {meta['split']!r} split, expected {split!r}")
         if size is not None and meta["size"] != size:
@@ -239,7 +291,7 @@ class CachedSyntheticDataset(Dataset):
             raise CacheMismatchError(f"{self.folder}: only {done}/{total} samples rendered; finish it with "
                                      "`decomr render-synthetic` (it resumes)")
         self.meta, self.split, self.length = meta, meta["split"], int(meta["size"])
-        self.keys = tuple(meta["layout"])
+        self.keys = tuple(k for k in meta["layout"] if self._rename.get(k, k) is not None)
         self._arrays: dict[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
@@ -262,7 +314,7 @@ class CachedSyntheticDataset(Dataset):
         out = {}
         for key, array in self._open().items():
             value = torch.from_numpy(np.array(array[index]))
-            key = LEGACY_KEYS.get(key, key)  # caches written before the rename: mask224 -> mask
+            key = self._rename.get(key) or LEGACY_KEYS.get(key, key)  # old caches: mask224 -> mask
             if key == "image":
                 value = value.float() / 255.0
             elif key == "parts":

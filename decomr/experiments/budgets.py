@@ -16,6 +16,14 @@ budget     what it is for
            other jobs: 2-5 minutes a run, 46 minutes for all 12 runs (the 8-cell grid alone about 20-30).
            After 4,800 images every variant is still on the mean-pose plateau (PA-MPJPE worse than
            the template body): the grid runs at a real size but cannot separate the LNet inputs.
+``cpu128`` the grid on this 2-core CPU at the size of the released model (``configs/cpu.yaml``):
+           ResNet-18 on 128 px crops, 64 px location maps, 1,000 + 5,000 steps of batch 32
+           (192,000 images), bf16 autocast and channels-last where the CPU computes bf16 natively.
+           Every cell reads one pre-rendered cache of 40,000 people holding the IUV images on both
+           atlases (``data/synthetic/table5-cpu128``, rendered once, about 10 minutes). About 1 h
+           40 min a run here, 12 runs in all: a grid of several sessions, resumed run by run
+           (``--max-minutes``). Sized so that a cell can beat the template body clearly (the
+           released model, 3,000 steps, reaches 0.67x the template's PA-MPJPE).
 ``gpu``    one H100: the quick architecture on 128 px crops with 128 px location maps (the
            paper's map size), batch 128, 250 + 1000 steps per run (about 2 minutes each at the
            ~1,300 images/s assumed), 3 seeds for the decisive pair; resumable in 9-minute chunks.
@@ -33,7 +41,7 @@ class Budget:
     """How every run of the Table 5 grid is trained and evaluated.
 
     Attributes:
-        name: ``"quick"``, ``"cpu"`` or ``"gpu"``: also the folder ``runs/table5/<name>``.
+        name: ``"quick"``, ``"cpu"``, ``"cpu128"`` or ``"gpu"``: also the folder ``runs/table5/<name>``.
         overrides: ``key=value`` strings applied to :meth:`TrainConfig.quick` (model size, data
             sizes, steps, device, ...). They never set ``model.atlas``, ``model.lnet_input`` or
             ``train.seed``: the grid does.
@@ -104,6 +112,23 @@ BUDGETS: dict[str, Budget] = {
         seeds=(0,), decisive_seeds=(1, 2), test_size=256, eval_batch_size=32, device="cpu",
         description="2-core CPU: ResNet-18 from scratch, 64 px crops, 64 px location maps, 60 + 240 steps "
                     "of batch 16 (4,800 images), Adam lr 1e-3",
+    ),
+    "cpu128": Budget(
+        name="cpu128",
+        overrides=(
+            # configs/cpu.yaml's model and recipe (TrainConfig.quick()'s architecture at 128 px), longer
+            "data.synthetic.train_size=40000", "data.synthetic.val_size=256", "data.synthetic.test_size=1000",
+            "data.cache=synthetic/table5-cpu128",  # one cache for every cell: IUV images on both atlases
+            "train.batch_size=32", "train.lr=1e-3", "train.lr_schedule=cosine", "train.min_lr=2e-5",
+            "train.warmup_steps=300", "train.stage1_steps=1000", "train.stage2_steps=5000",
+            "train.device=cpu", "train.amp=true", "train.channels_last=true", "train.pipeline=loader",
+            "train.num_workers=0", "train.cpu_threads=2", "train.tensorboard=false", "train.image_every=0",
+            "train.log_every=25", "train.ckpt_every=250", "train.eval_every=1000", "train.eval_batches=8",
+        ),
+        seeds=(0,), decisive_seeds=(1, 2), test_size=1000, eval_batch_size=50, device="cpu",
+        description="2-core CPU at the released model's size: ResNet-18 from scratch, 128 px crops, 64 px location "
+                    "maps, 1,000 + 5,000 steps of batch 32 (192,000 images) from one shared cache, Adam lr 1e-3 "
+                    "with warm-up and cosine decay, bf16 autocast",
     ),
     "gpu": Budget(
         name="gpu",

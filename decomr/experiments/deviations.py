@@ -24,35 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from scipy import stats
-
 from decomr.experiments.budgets import Budget, get_budget
 from decomr.experiments.table5 import run_cell
-from decomr.experiments.table5_grid import DECISIVE_INPUT, CellSpec, table5_run_root
+from decomr.experiments.table5_grid import DECISIVE_INPUT, CellSpec, paired_interval, table5_run_root
 from decomr.experiments.table5_report import METRIC_LABELS, template_on_test_images
 
 __all__ = ["SettingComparison", "paired_interval", "setting_budget", "compare_setting"]
-
-
-def paired_interval(diffs: Sequence[float], level: float = 0.95) -> tuple[float, float, tuple[float, float]]:
-    """Mean, sample std and the ``level`` t-interval of the mean of paired differences.
-
-    Returns:
-        (mean, std, (low, high)); std and the interval are NaN with fewer than 2 values.
-
-    Raises:
-        ValueError: no values, or ``level`` outside (0, 1).
-    """
-    if not diffs:
-        raise ValueError("diffs: expected at least one paired difference")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level: expected a value in (0, 1), got {level}")
-    mean = statistics.fmean(diffs)
-    if len(diffs) < 2:
-        return mean, math.nan, (math.nan, math.nan)
-    std = statistics.stdev(diffs)
-    half = float(stats.t.ppf(0.5 + level / 2, len(diffs) - 1)) * std / math.sqrt(len(diffs))
-    return mean, std, (mean - half, mean + half)
 
 
 def setting_budget(budget: str | Budget, setting: str) -> Budget:

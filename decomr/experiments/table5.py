@@ -19,7 +19,9 @@ goes to ``table5_cell.json`` in the run folder. Calling again skips finished cel
 interrupted run from its ``last.pt``, and restarts a run whose budget changed since.
 
 Budgets (:mod:`decomr.experiments.budgets`): ``quick`` (smoke test), ``cpu`` (this 2-core
-machine, 2-5 minutes a run), ``gpu`` (one H100, about 25 minutes, in 10-minute commands).
+machine, 2-5 minutes a run: too short to leave the mean-pose plateau), ``cpu128`` (this machine
+at the released model's size, about 1 h 40 min a run, resumed over several sessions with
+``--max-minutes``), ``gpu`` (one H100, about 25 minutes, in 10-minute commands).
 
 **On a GPU**, in chunks that each resume the grid (finished cells are skipped, a cut run
 continues from its ``last.pt``)::
@@ -63,6 +65,7 @@ from decomr.experiments.table5_grid import (
 from decomr.experiments.table5_report import write_table5_report
 from decomr.paths import atomic_write_bytes, figures_dir
 from decomr.train import train
+from decomr.train.checkpoint import load_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +84,7 @@ __all__ = [
     "run_cell",
     "run_table5",
     "load_table5",
+    "grid_status",
     "RESULT_FILE",
 ]
 
@@ -265,6 +269,49 @@ _MIN_RUN_MINUTES = 0.5  # do not start a run with less time than this
 def _is_finished(budget: Budget, spec: CellSpec, root: Path, resume: bool) -> bool:
     record = _read_result(root / spec.folder / RESULT_FILE)
     return resume and record is not None and record.get("record") == _spec_record(budget, spec)
+
+
+def grid_status(budget: str | Budget, seeds: Sequence[int] | None = None, out_dir: str | Path | None = None, *,
+                decisive_seeds: Sequence[int] | None = None, atlases: Sequence[str] = TABLE5_ATLASES,
+                inputs: Sequence[str] = TABLE5_INPUTS) -> Table5Result:
+    """Where every run of a grid stands, read from its folder (nothing is trained or evaluated).
+
+    Returns:
+        :class:`Table5Result` in the grid's order: ``"cached"`` runs (finished, with metrics),
+        ``"started"`` ones (running now, or cut; ``step`` = the later of ``last.pt``'s step and the
+        last one logged in ``metrics.jsonl``; the next call resumes from ``last.pt``) and ``"pending"`` ones.
+    """
+    b = get_budget(budget)
+    root = Path(out_dir) if out_dir is not None else table5_run_root(b)
+    cells = []
+    for spec in grid_cells(b, seeds, decisive_seeds, atlases, inputs):
+        run_dir = root / spec.folder
+        record = _read_result(run_dir / RESULT_FILE)
+        if record is not None and record.get("record") == _spec_record(b, spec):
+            cells.append(_result_from_record(record, run_dir, "cached"))
+            continue
+        config = cell_config(b, spec, root)
+        total = sum(config.stage_steps(config.data.synthetic.train_size))
+        started = (run_dir / "last.pt").exists()
+        step = max(_last_logged_step(run_dir / "metrics.jsonl"), load_checkpoint(run_dir / "last.pt").step) \
+            if started else 0
+        cells.append(CellResult(spec, "started" if started else "pending", run_dir=run_dir, step=step,
+                                total_steps=total))
+    return Table5Result(budget=b, root=root, cells=cells)
+
+
+def _last_logged_step(path: Path) -> int:
+    """The step of the last line of a run's ``metrics.jsonl`` (0 without one)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return 0
+    for line in reversed(lines):
+        try:
+            return int(json.loads(line)["step"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return 0
 
 
 def _default_report_dir(budget: Budget, root: Path) -> Path:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from scipy import stats
+
 from decomr.eval.paper import TABLE5_ATLASES, TABLE5_INPUTS
 from decomr.experiments.budgets import Budget, get_budget
 from decomr.paths import REPO_ROOT
@@ -25,6 +27,7 @@ __all__ = [
     "Table5Result",
     "cell_config",
     "grid_cells",
+    "paired_interval",
     "summarize",
     "table5_run_root",
 ]
@@ -127,7 +130,8 @@ class CellResult:
         spec: atlas, LNet input, seed.
         status: ``"done"`` (trained and evaluated by this call), ``"cached"`` (finished earlier,
             skipped), ``"interrupted"`` (stopped by the time limit; call again to resume) or
-            ``"pending"`` (not started: no time left).
+            ``"pending"`` (not started: no time left), or ``"started"`` (:func:`~decomr.experiments.table5.grid_status`:
+            trained up to ``step``, running now or cut).
         metrics: synthetic test-split metrics (empty unless done/cached): ``mpjpe``,
             ``pa_mpjpe``, ``pve`` (mm), ``mask_iou``, ``uv_error``, ``fb_acc``, ``fb_f1``,
             ``parts_acc``, ``parts_f1`` (see :func:`decomr.eval.evaluate.evaluate_checkpoint`).
@@ -219,6 +223,27 @@ class CellSummary:
             return "—"
         text = f"{self.mean(metric):.{digits}f}"
         return text + (f" ± {self.std(metric):.{digits}f} ({self.n(metric)})" if self.n(metric) > 1 else "")
+
+
+def paired_interval(diffs: Sequence[float], level: float = 0.95) -> tuple[float, float, tuple[float, float]]:
+    """Mean, sample std and the ``level`` t-interval of the mean of paired differences.
+
+    Returns:
+        (mean, std, (low, high)); std and the interval are NaN with fewer than 2 values.
+
+    Raises:
+        ValueError: no values, or ``level`` outside (0, 1).
+    """
+    if not diffs:
+        raise ValueError("diffs: expected at least one paired difference")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level: expected a value in (0, 1), got {level}")
+    mean = statistics.fmean(diffs)
+    if len(diffs) < 2:
+        return mean, math.nan, (math.nan, math.nan)
+    std = statistics.stdev(diffs)
+    half = float(stats.t.ppf(0.5 + level / 2, len(diffs) - 1)) * std / math.sqrt(len(diffs))
+    return mean, std, (mean - half, mean + half)
 
 
 def summarize(result: Table5Result) -> dict[tuple[str, str], CellSummary]:

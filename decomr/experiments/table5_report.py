@@ -25,15 +25,17 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 import matplotlib.pyplot as plt
+from scipy import stats
 
 from decomr.body import load as load_body
 from decomr.eval.evaluate import template_baseline
 from decomr.eval.paper import PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS
 from decomr.experiments.budgets import Budget, get_budget
-from decomr.experiments.table5_grid import DECISIVE_INPUT, CellSpec, Table5Result, cell_config, summarize
+from decomr.experiments.table5_grid import (DECISIVE_INPUT, CellSpec, Table5Result, cell_config, paired_interval,
+                                            summarize)
 from decomr.paths import REPO_ROOT, atomic_write_bytes
 from decomr.train import build_test_dataset
 from decomr.uv import load_atlas
@@ -42,6 +44,7 @@ from decomr.viz.body_plots import save_figure
 from decomr.viz.experiment_plots import plot_table5
 
 __all__ = [
+    "CLEAR_MARGIN",
     "Check",
     "METRICS",
     "METRIC_LABELS",
@@ -49,11 +52,14 @@ __all__ = [
     "PairComparison",
     "check_orderings",
     "compare_pair",
+    "difference_intervals",
     "table5_markdown",
     "template_on_test_images",
     "write_table5_report",
 ]
 
+#: A run "clearly beats" the template body when its PA-MPJPE is at most this fraction of the template's.
+CLEAR_MARGIN = 0.6
 #: Our metrics in the table (lower is better, mm): MPJPE and PA-MPJPE (14 LSP joints, hip root), per-vertex error.
 METRICS: tuple[str, ...] = ("mpjpe", "pa_mpjpe", "pve")
 METRIC_LABELS = {"mpjpe": "MPJPE", "pa_mpjpe": "PA-MPJPE", "pve": "per-vertex error"}
@@ -78,11 +84,27 @@ class Check:
     left: float | None
     right: float | None
     holds: bool | None
+    interval: tuple[float, float] | None = None
+    basis: str = ""
 
     def text(self) -> str:
         """``"44.8 < 49.1 yes"``-style cell text."""
         fmt = lambda v: "—" if v is None else f"{v:.1f}"  # noqa: E731
         return f"{fmt(self.left)} vs {fmt(self.right)}: {_WORD[self.holds]}"
+
+    @property
+    def verdict(self) -> str:
+        """``holds`` / ``fails`` / ``not separable`` (the interval holds 0) / ``n/a`` (a cell missing)."""
+        if self.holds is None:
+            return "not separable" if self.interval is not None else "n/a"
+        return "holds" if self.holds else "fails"
+
+    def interval_text(self) -> str:
+        """``"-3.1 mm [-5.0, -1.2] (paired over 3 seeds): holds"``."""
+        if self.interval is None or self.left is None or self.right is None:
+            return self.verdict
+        lo, hi = self.interval
+        return f"{self.left - self.right:+.1f} mm [{lo:+.1f}, {hi:+.1f}] ({self.basis}): {self.verdict}"
 
 
 _WORD = {True: "yes", False: "no", None: "n/a"}
@@ -108,6 +130,9 @@ class Ordering:
 
     @property
     def mark(self) -> str:
+        """``holds``, ``fails``, ``not separable`` (no check fails, one interval holds 0) or ``n/a``."""
+        if self.holds is None and any(c.verdict == "not separable" for c in self.checks):
+            return "not separable"
         return {True: "holds", False: "fails", None: "n/a"}[self.holds]
 
 
@@ -119,22 +144,38 @@ _CLAIMS = {
 }
 
 
-def check_orderings(values: Mapping[tuple[str, str], float], tolerance: float = 0.0) -> list[Ordering]:
+Cell = tuple[str, str]
+#: ``(left cell, right cell) -> (low, high, basis)``: an interval of ``left - right``, or None.
+IntervalFn = Callable[[Cell, Cell], "tuple[float, float, str] | None"]
+
+
+def check_orderings(values: Mapping[tuple[str, str], float], tolerance: float = 0.0,
+                    intervals: IntervalFn | None = None) -> list[Ordering]:
     """Check the paper's four conclusions on errors (lower is better) by cell.
 
     Args:
         values: (atlas, lnet_input) -> error. Missing cells make the affected comparisons ``None``.
         tolerance: a comparison ``a < b`` holds when ``a < b - tolerance`` (ties fail).
+        intervals: optional interval of each difference ``a - b`` (:func:`difference_intervals`).
+            Where it gives one, the comparison holds when the whole interval is below 0, fails
+            when it is above 0, and is not separable (``holds=None``) when it holds 0.
 
     Returns:
         the four :class:`Ordering` in the order of the module docstring.
     """
-    def get(atlas: str, lnet_input: str) -> float | None:
-        v = values.get((atlas, lnet_input))
+    def get(cell: Cell) -> float | None:
+        v = values.get(cell)
         return None if v is None or not math.isfinite(v) else float(v)
 
-    def check(label: str, a: float | None, b: float | None) -> Check:
-        return Check(label, a, b, None if a is None or b is None else a < b - tolerance)
+    def check(label: str, left: Cell, right: Cell) -> Check:
+        a, b = get(left), get(right)
+        if a is None or b is None:
+            return Check(label, a, b, None)
+        found = intervals(left, right) if intervals is not None else None
+        if found is None:
+            return Check(label, a, b, a < b - tolerance)
+        lo, hi, basis = found
+        return Check(label, a, b, True if hi < 0 else False if lo > 0 else None, (lo, hi), basis)
 
     def ordering(name: str, checks: list[Check]) -> Ordering:
         flags = [c.holds for c in checks]
@@ -143,16 +184,48 @@ def check_orderings(values: Mapping[tuple[str, str], float], tolerance: float = 
 
     L = _INPUT_LABEL
     out = [ordering("local_beats_global", [
-        check(f"{a}: F_L < F_G", get(a, "local"), get(a, "global")) for a in TABLE5_ATLASES])]
+        check(f"{a}: F_L < F_G", (a, "local"), (a, "global")) for a in TABLE5_ATLASES])]
     out.append(ordering("local_global_best", [
-        check(f"{a}: F_G + F_L < {L[other]}", get(a, "local+global"), get(a, other))
+        check(f"{a}: F_G + F_L < {L[other]}", (a, "local+global"), (a, other))
         for a in TABLE5_ATLASES for other in TABLE5_INPUTS if other != "local+global"]))
     out.append(ordering("pixels_smaller_gain", [
-        check(f"{a}: F_G + F_L < F_G + raw pixels", get(a, "local+global"), get(a, "pixels+global"))
+        check(f"{a}: F_G + F_L < F_G + raw pixels", (a, "local+global"), (a, "pixels+global"))
         for a in TABLE5_ATLASES]))
     out.append(ordering("continuous_beats_default", [
-        check(f"{L[i]}: continuous < default", get("continuous", i), get("default", i)) for i in TABLE5_INPUTS]))
+        check(f"{L[i]}: continuous < default", ("continuous", i), ("default", i)) for i in TABLE5_INPUTS]))
     return out
+
+
+def difference_intervals(result: Table5Result, metric: str, level: float = 0.95) -> IntervalFn:
+    """The ``level`` interval of ``left - right`` for two cells of a grid, on ``metric``.
+
+    - Cells with at least two seeds in common: the paired t-interval of the mean difference over
+      those seeds (:func:`~decomr.experiments.table5_grid.paired_interval`).
+    - Cells with one seed in common: that seed's difference with a prediction interval whose
+      width comes from the decisive pair (continuous vs default, F_G + F_L): the spread of its
+      paired differences over seeds stands for the seed-to-seed noise of any one-seed difference,
+      ``± t(n-1) * s * sqrt(1 + 1/n)``. None when the decisive pair has fewer than two paired seeds.
+    """
+    noise = [d - c for c, d in _paired(result, metric, ("continuous", DECISIVE_INPUT), ("default", DECISIVE_INPUT))]
+
+    def interval(left: Cell, right: Cell) -> tuple[float, float, str] | None:
+        pairs = _paired(result, metric, left, right)
+        diffs = [a - b for a, b in pairs]
+        if len(diffs) >= 2:
+            _, _, (lo, hi) = paired_interval(diffs, level)
+            return lo, hi, f"paired over {len(diffs)} seeds"
+        if len(diffs) == 1 and len(noise) >= 2:
+            n, s = len(noise), statistics.stdev(noise)
+            half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * s * math.sqrt(1 + 1 / n)
+            return diffs[0] - half, diffs[0] + half, f"1 seed; spread of the decisive pair's {n} seeds"
+        return None
+
+    return interval
+
+
+def _paired(result: Table5Result, metric: str, left: Cell, right: Cell) -> list[tuple[float, float]]:
+    a, b = result.values(*left, metric), result.values(*right, metric)
+    return [(a[s], b[s]) for s in sorted(set(a) & set(b))]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -169,6 +242,7 @@ class PairComparison:
         diff_mean, diff_std: mean and sample std of ``default - continuous`` over paired seeds
             (positive = the continuous map is better); std NaN with fewer than 2 pairs.
         wins: paired seeds where the continuous map is better.
+        interval: 95 % t-interval of the mean paired difference (NaNs with fewer than 2 pairs).
     """
 
     metric: str
@@ -179,6 +253,7 @@ class PairComparison:
     diff_mean: float
     diff_std: float
     wins: int
+    interval: tuple[float, float] = (math.nan, math.nan)
 
     def sentence(self) -> str:
         """One line: both means ± std and the paired difference."""
@@ -193,8 +268,10 @@ class PairComparison:
         text = f"{label}: continuous {ms(self.continuous)} vs default {ms(self.default)}"
         if self.paired:
             std = f" ± {self.diff_std:.1f}" if math.isfinite(self.diff_std) else ""
-            text += (f"; default − continuous = {self.diff_mean:+.1f}{std} mm over {len(self.paired)} paired seeds, "
-                     f"continuous better in {self.wins} of {len(self.paired)}")
+            ci = f", 95 % interval [{self.interval[0]:+.1f}, {self.interval[1]:+.1f}]" \
+                if math.isfinite(self.interval[0]) else ""
+            text += (f"; default − continuous = {self.diff_mean:+.1f}{std} mm{ci} over {len(self.paired)} paired "
+                     f"seeds, continuous better in {self.wins} of {len(self.paired)}")
         return text
 
 
@@ -204,11 +281,9 @@ def compare_pair(result: Table5Result, metric: str = "pa_mpjpe", lnet_input: str
     default = result.values("default", lnet_input, metric)
     paired = tuple(sorted(set(cont) & set(default)))
     diffs = [default[s] - cont[s] for s in paired]
-    return PairComparison(
-        metric=metric, lnet_input=lnet_input, continuous=cont, default=default, paired=paired,
-        diff_mean=statistics.fmean(diffs) if diffs else math.nan,
-        diff_std=statistics.stdev(diffs) if len(diffs) > 1 else math.nan,
-        wins=sum(d > 0 for d in diffs))
+    mean, std, interval = paired_interval(diffs) if diffs else (math.nan, math.nan, (math.nan, math.nan))
+    return PairComparison(metric=metric, lnet_input=lnet_input, continuous=cont, default=default, paired=paired,
+                          diff_mean=mean, diff_std=std, wins=sum(d > 0 for d in diffs), interval=interval)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -238,7 +313,7 @@ def _closing_lines(orderings: Mapping[str, list[Ordering]], budget_name: str) ->
     if not failed:
         return ["No ordering fails, but some cells are missing: finish the grid before drawing conclusions."]
     lines = [f"Orderings that fail on at least one of our metrics: {', '.join(failed)}. What would close the gap:"]
-    if budget_name in ("quick", "cpu"):
+    if budget_name in ("quick", "cpu", "cpu128"):
         lines.append("- Budget. The runs are far shorter than the paper's (35 epochs of H36M + UP-3D at batch 128 "
                      "with an ImageNet-initialised ResNet-50); differences of a few mm between cells are within "
                      "the seed-to-seed spread at this size. The `gpu` budget (160,000 images per run, 128 px "
@@ -328,6 +403,27 @@ def table5_markdown(result: Table5Result, template: Mapping[str, float] | None =
             cells = [checked[name][k].checks[j].text() for name in ours_cols]
             lines.append(f"| {chk.label} | " + " | ".join(cells) + " |")
 
+    # The same conclusions, decided by 95 % intervals of the differences (seed-to-seed noise).
+    lines += ["", "## The conclusions on our numbers, with 95 % intervals", "",
+              "Each comparison is decided by an interval of left − right (mm): \"holds\" when it lies below 0, "
+              "\"fails\" above 0, \"not separable at this budget\" when it holds 0. Cells that share two or more "
+              "seeds use the paired t-interval; one-seed cells a prediction interval whose width is the decisive "
+              "pair's seed-to-seed spread.", ""]
+    decided = {m: check_orderings({k: s.mean(m) for k, s in summary.items()}, intervals=difference_intervals(result, m))
+               for m in METRICS}
+    lines += ["| conclusion | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+    for k, claim in enumerate(_CLAIMS.values()):
+        lines.append(f"| {claim} | " + " | ".join(decided[m][k].mark for m in METRICS) + " |")
+    lines += ["", "| comparison | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |",
+              "|---|" + "---|" * len(METRICS)]
+    seen = set()
+    for k, order in enumerate(decided[METRICS[0]]):
+        for j, chk in enumerate(order.checks):
+            if chk.label not in seen:
+                seen.add(chk.label)
+                lines.append(f"| {chk.label} | " + " | ".join(decided[m][k].checks[j].interval_text() for m in METRICS)
+                             + " |")
+
     # The decisive pair.
     lines += ["", f"## The decisive pair: continuous vs default UV map with F_G + F_L", ""]
     for metric in METRICS:
@@ -344,9 +440,10 @@ def table5_markdown(result: Table5Result, template: Mapping[str, float] | None =
 
     # Every run.
     lines += ["", "## Every run", "",
-              "| UV map | LNet input | seed | steps | MPJPE | PA-MPJPE | per-vertex | mask IoU | UV error | FB acc "
-              "| parts F1 | train s | eval s | folder |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+              "| UV map | LNet input | seed | steps | MPJPE | PA-MPJPE | PA-MPJPE / template | per-vertex | mask IoU "
+              "| UV error | FB acc | parts F1 | train s | eval s | folder |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    ratio = lambda c: c.metrics.get("pa_mpjpe", math.nan) / template["pa_mpjpe"] if template else math.nan  # noqa: E731
     for c in sorted(finished, key=lambda c: (TABLE5_ATLASES.index(c.spec.atlas),
                                              TABLE5_INPUTS.index(c.spec.lnet_input), c.spec.seed)):
         m = c.metrics
@@ -355,9 +452,15 @@ def table5_markdown(result: Table5Result, template: Mapping[str, float] | None =
             folder = str(c.run_dir.resolve().relative_to(REPO_ROOT))
         except ValueError:
             folder = str(c.run_dir)
+        r = f"{ratio(c):.2f}" if math.isfinite(ratio(c)) else "—"
         lines.append(f"| {c.spec.atlas} | {_INPUT_LABEL[c.spec.lnet_input]} | {c.spec.seed} | {c.step} | {g('mpjpe')} "
-                     f"| {g('pa_mpjpe')} | {g('pve')} | {g('mask_iou', 3)} | {g('uv_error', 3)} | {g('fb_acc')} "
+                     f"| {g('pa_mpjpe')} | {r} | {g('pve')} | {g('mask_iou', 3)} | {g('uv_error', 3)} | {g('fb_acc')} "
                      f"| {g('parts_f1', 3)} | {c.train_seconds:.0f} | {c.eval_seconds:.0f} | `{folder}` |")
+    if template:
+        clear = sum(ratio(c) <= CLEAR_MARGIN for c in finished)
+        lines += ["", f"Runs that clearly beat the template body (PA-MPJPE at most {CLEAR_MARGIN:.1f}x its "
+                      f"{template['pa_mpjpe']:.1f} mm): {clear} of {len(finished)}. Below that margin a run has not "
+                      "yet learnt to read the pose from the image, and differences between such runs say little."]
     pending = [c for c in result.cells if not c.finished]
     if pending:
         lines += ["", "Not finished: " + ", ".join(f"{c.spec} ({c.status}, step {c.step}/{c.total_steps})"

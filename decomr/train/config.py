@@ -98,8 +98,8 @@ class OptimConfig:
     seed: int = 0  # seeds the model init, the data order/augmentation and every RNG
     # --- speed ---
     device: str = "auto"  # "auto" (cuda if available, else cpu), "cpu", "cuda", "cuda:1", ...
-    amp: bool = True  # bf16 autocast on CUDA (no-op on CPU); the weights and Adam stay fp32
-    channels_last: bool = True  # NHWC memory format on CUDA (faster convolutions with AMP)
+    amp: bool = True  # bf16 autocast on CUDA and on CPUs with native bf16 (else fp32); weights and Adam stay fp32
+    channels_last: bool = True  # NHWC memory format (faster convolutions on CUDA and with oneDNN on the CPU)
     compile: bool = False  # torch.compile the model (slower start, faster steps)
     pipeline: str = "auto"  # "gpu" (workers draw synthetic params, the device renders), "loader" (Dataset + workers), "auto"
     num_workers: int = 4  # DataLoader worker processes ("loader" pipeline and evaluation)

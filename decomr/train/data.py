@@ -37,7 +37,7 @@ from decomr.body.joints import J24_FLIP_PERM, joint_set  # J24_FLIP_PERM: re-exp
 from decomr.data.augment import AugmentParams, UVMirror, augment_batch, sample_augment_params
 from decomr.data.backgrounds import map_params
 from decomr.data.batch import Batch, as_batch
-from decomr.data.cache import CachedSyntheticDataset, default_workers, render_cache
+from decomr.data.cache import CachedSyntheticDataset, ensure_cache
 from decomr.data.official import OfficialDataset
 from decomr.data.synthetic import (
     SyntheticBatchGenerator,
@@ -266,7 +266,7 @@ def build_train_dataset(config: Any, body: Any, atlas: Any, progress: bool = Tru
         return _official_training_part(config, train=True, held_out=False)
     if config.data.cache:
         syn = config.synthetic
-        folder = render_cache(syn, "train", f"{config.data.cache}/train", workers=default_workers(), progress=progress)
+        folder = ensure_cache(syn, "train", f"{config.data.cache}/train", progress=progress)  # both atlases
         return CachedSyntheticDataset(folder, config=syn, split="train", size=syn.train_size)
     return _synthetic(config, "train", body, atlas, config.data.augment)
 
@@ -439,7 +439,7 @@ def build_train_source(config: Any, body: Any, atlas: Any, device: torch.device,
                        start_step: int, dataset: Dataset | None = None):
     """The batch source of a run (see the module docstring), positioned at ``start_step``."""
     t = config.train
-    channels_last = t.channels_last and device.type == "cuda"
+    channels_last = t.channels_last
     if resolve_pipeline(config, device) == "gpu":
         body_cpu = body if body.template.device.type == "cpu" else None
         items = SyntheticParamItems(config.synthetic, config.augmentation if config.data.augment else None,
