@@ -20,10 +20,12 @@ budget     what it is for
            ResNet-18 on 128 px crops, 64 px location maps, 1,000 + 5,000 steps of batch 32
            (192,000 images), bf16 autocast and channels-last where the CPU computes bf16 natively.
            Every cell reads one pre-rendered cache of 40,000 people holding the IUV images on both
-           atlases (``data/synthetic/table5-cpu128``, rendered once, about 10 minutes). About 1 h
-           40 min a run here, 12 runs in all: a grid of several sessions, resumed run by run
-           (``--max-minutes``). Sized so that a cell can beat the template body clearly (the
-           released model, 3,000 steps, reaches 0.67x the template's PA-MPJPE).
+           atlases (``data/synthetic/table5-cpu128``, rendered once, 11 minutes). About 1 h 30 min
+           a run here (stage 1 at 57 images/s, stage 2 at 35), 12 runs in all (~18 CPU hours):
+           a grid of several sessions, resumed run by run (``--max-minutes``, ``--status``).
+           Sized so that a cell beats the template body clearly: its first run (default atlas,
+           local + global) reached 0.58x the template's PA-MPJPE (the released model, 3,000
+           steps, 0.67x).
 ``gpu``    one H100: the quick architecture on 128 px crops with 128 px location maps (the
            paper's map size), batch 128, 250 + 1000 steps per run (about 2 minutes each at the
            ~1,300 images/s assumed), 3 seeds for the decisive pair; resumable in 9-minute chunks.
