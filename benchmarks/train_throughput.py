@@ -4,8 +4,9 @@ What it measures, in one process on one device:
 
 1. **Our train step** (:func:`decomr.train.loop.train_step`, stage 2 = the full Eq. 1 with GT
    location maps built on the fly, Adam step included) in images/s, for each model, batch size and
-   ``torch.compile`` setting, with bf16 autocast and channels_last on CUDA; data excluded (one batch
-   is rendered first and reused). Peak GPU memory of each.
+   ``torch.compile`` setting, with bf16 autocast and channels_last as the training loop sets them
+   (``train.amp``: bf16 on CUDA and on CPUs with native bf16; ``train.channels_last``); data
+   excluded (one batch is rendered first and reused). Peak GPU memory of each.
 2. **A bare torchvision ResNet-50 train step** (cross-entropy on random labels, Adam, same batch,
    AMP, channels_last, compile): the reference. ``ratio = ours / resnet50`` is the headline figure
    (target >= 0.25 for the paper-size model on an H100).
@@ -54,7 +55,7 @@ sys.path.insert(0, str(REPO))
 from decomr.body import load as load_body  # noqa: E402
 from decomr.data.batch import Batch  # noqa: E402
 from decomr.models import DecoMR  # noqa: E402
-from decomr.train.config import TrainConfig, apply_overrides, load_config  # noqa: E402
+from decomr.train.config import OptimConfig, TrainConfig, apply_overrides, load_config  # noqa: E402
 from decomr.train.loop import amp_dtype_for, train_step  # noqa: E402
 from decomr.uv import load_atlas, weight_map  # noqa: E402
 
@@ -119,7 +120,7 @@ def bench_decomr(name: str, batch: int, compile_: bool, device: torch.device, st
     atlas = atlases.setdefault(config.model.atlas, load_atlas(body, config.model.atlas))
     torch.manual_seed(0)
     model = DecoMR(config.model, body, atlas).to(device).train()
-    channels_last = device.type == "cuda"
+    channels_last = config.train.channels_last  # as the training loop sets it, on any device
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     wmap = weight_map(body, atlas, config.model.map_size).to(device)
@@ -137,12 +138,14 @@ def bench_decomr(name: str, batch: int, compile_: bool, device: torch.device, st
             **summary(times, batch), "peak_mem_gib": peak_gib(device)}
 
 
-def bench_resnet50(batch: int, img_size: int, compile_: bool, device: torch.device, steps: int, warmup: int) -> dict:
+def bench_resnet50(batch: int, img_size: int, compile_: bool, device: torch.device, steps: int, warmup: int,
+                   train: OptimConfig) -> dict:
+    """A bare ResNet-50 step with the AMP and channels-last settings ``train`` gives our step."""
     import torchvision
 
     torch.manual_seed(0)
     model = torchvision.models.resnet50().to(device).train()
-    channels_last = device.type == "cuda"
+    channels_last = train.channels_last
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     x = torch.rand(batch, 3, img_size, img_size, device=device)
@@ -150,7 +153,7 @@ def bench_resnet50(batch: int, img_size: int, compile_: bool, device: torch.devi
         x = x.contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 1000, (batch,), device=device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-5)
-    amp = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+    amp = amp_dtype_for(train, device)
     net = torch.compile(model) if compile_ else model
 
     def step():
@@ -297,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"({row['step_ms']:.0f} ms/step, peak {row['peak_mem_gib']} GiB)", flush=True)
             sizes = sorted({r["img_size"] for r in rows if r["batch"] == batch and r["compile"] == compile_})
             for size in sizes:
-                ref = bench_resnet50(batch, size, compile_, device, steps, warmup)
+                same_size = next(n for n in models if model_config(n).model.img_size == size)
+                ref = bench_resnet50(batch, size, compile_, device, steps, warmup, model_config(same_size).train)
                 refs.append(ref)
                 print(f"resnet50 {size}px b{batch} compile={compile_}: {ref['images_per_s']:.1f} img/s", flush=True)
     for row in rows:

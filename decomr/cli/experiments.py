@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any
 
 import torch
 
 from decomr.cli import doc_parser, fail
 from decomr.experiments.budgets import BUDGETS
 from decomr.experiments.figures import make_figures, make_model_figures
-from decomr.experiments.table5 import _default_report_dir, grid_status, load_table5, run_table5
+from decomr.experiments.table5 import Table5Result, _default_report_dir, grid_status, load_table5, run_table5
 from decomr.experiments.table5_report import write_table5_report
 from decomr.experiments.tables import reproduce_tables
 
@@ -88,8 +87,7 @@ def _table5(args: argparse.Namespace) -> int:
     if args.status:
         result = grid_status(args.budget, seeds=args.seeds, out_dir=args.out, decisive_seeds=args.decisive_seeds)
         _print_cells(result)
-        done = len(result.finished)
-        print(f"{done} of {len(result.cells)} runs finished in {result.root}")
+        print(f"{len(result.finished)} of {len(result.cells)} runs finished in {result.root}")
         return 0
     if args.report_only:
         result = load_table5(args.budget, args.out)
@@ -106,7 +104,7 @@ def _table5(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_cells(result: Any) -> None:
+def _print_cells(result: Table5Result) -> None:
     for c in result.cells:
         m = c.metrics
         numbers = (f"MPJPE {m['mpjpe']:.1f}  PA-MPJPE {m['pa_mpjpe']:.1f}  PVE {m['pve']:.1f} mm"

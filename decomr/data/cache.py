@@ -270,9 +270,9 @@ class CachedSyntheticDataset(Dataset):
                                      "delete it and render it again")
         self._rename: dict[str, str | None] = {}  # cache key -> sample key (None: left out)
         if config is not None:
-            key = _iuv_key(meta["config"], _config_dict(config))
+            wanted = _config_dict(config)
+            key = _iuv_key(meta["config"], wanted)
             if key is None:
-                wanted = _config_dict(config)
                 only = meta["config"].get("atlas")
                 why = (f" (its IUV images are on the {only} atlas only; a cache rendered now holds both atlases)"
                        if {**meta["config"], "atlas": wanted["atlas"]} == wanted else "")
@@ -280,7 +280,7 @@ class CachedSyntheticDataset(Dataset):
                                          "data.cache folder or delete this one")
             if key != "iuv":
                 self._rename = {"iuv": None, key: "iuv"}
-            elif meta["config"] != _config_dict(config):
+            elif meta["config"] != wanted:
                 self._rename = {"iuv_default": None}
         if split is not None and meta["split"] != split:
             raise CacheMismatchError(f"{self.folder}: holds the {meta['split']!r} split, expected {split!r}")

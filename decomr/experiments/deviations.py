@@ -19,14 +19,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from decomr.experiments.budgets import Budget, get_budget
 from decomr.experiments.table5 import run_cell
-from decomr.experiments.table5_grid import DECISIVE_INPUT, CellSpec, paired_interval, table5_run_root
+from decomr.experiments.table5_grid import (DECISIVE_INPUT, CellSpec, mean_std_text, paired_interval,
+                                            table5_run_root)
 from decomr.experiments.table5_report import METRIC_LABELS, template_on_test_images
 
 __all__ = ["SettingComparison", "paired_interval", "setting_budget", "compare_setting"]
@@ -74,13 +74,9 @@ class SettingComparison:
 
     def sentence(self) -> str:
         """One line: both sides' mean ± std, the template and the paired difference with its interval."""
-        def ms(v: dict[int, float]) -> str:
-            vals = list(v.values())
-            std = f" ± {statistics.stdev(vals):.1f}" if len(vals) > 1 else ""
-            return f"{statistics.fmean(vals):.1f}{std}" if vals else "—"
-
         text = (f"{METRIC_LABELS.get(self.metric, self.metric)} ({self.atlas}, {self.lnet_input}, budget "
-                f"{self.budget}): as is {ms(self.base)} mm, with {self.setting} {ms(self.changed)} mm")
+                f"{self.budget}): as is {mean_std_text(self.base.values())} mm, with {self.setting} "
+                f"{mean_std_text(self.changed.values())} mm")
         if self.template is not None:
             text += f", template {self.template:.1f} mm"
         if self.paired:

@@ -20,7 +20,7 @@ interrupted run from its ``last.pt``, and restarts a run whose budget changed si
 
 Budgets (:mod:`decomr.experiments.budgets`): ``quick`` (smoke test), ``cpu`` (this 2-core
 machine, 2-5 minutes a run: too short to leave the mean-pose plateau), ``cpu128`` (this machine
-at the released model's size, about 1 h 40 min a run, resumed over several sessions with
+at the released model's size, about 1 h 30 min a run, resumed over several sessions with
 ``--max-minutes``), ``gpu`` (one H100, about 25 minutes, in 10-minute commands).
 
 **On a GPU**, in chunks that each resume the grid (finished cells are skipped, a cut run

@@ -9,7 +9,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from scipy import stats
 
@@ -27,6 +27,7 @@ __all__ = [
     "Table5Result",
     "cell_config",
     "grid_cells",
+    "mean_std_text",
     "paired_interval",
     "summarize",
     "table5_run_root",
@@ -219,10 +220,17 @@ class CellSummary:
 
     def fmt(self, metric: str, digits: int = 1) -> str:
         """``"61.2 ± 1.3 (3)"``, ``"61.2"`` for one seed, ``"—"`` for none."""
-        if not self.n(metric):
-            return "—"
-        text = f"{self.mean(metric):.{digits}f}"
-        return text + (f" ± {self.std(metric):.{digits}f} ({self.n(metric)})" if self.n(metric) > 1 else "")
+        n = self.n(metric)
+        return mean_std_text(self.values.get(metric, {}).values(), digits) + (f" ({n})" if n > 1 else "")
+
+
+def mean_std_text(values: Iterable[float], digits: int = 1) -> str:
+    """``"61.2 ± 1.3"`` (sample std), ``"61.2"`` for one value, ``"—"`` for none."""
+    vals = list(values)
+    if not vals:
+        return "—"
+    std = f" ± {statistics.stdev(vals):.{digits}f}" if len(vals) > 1 else ""
+    return f"{statistics.fmean(vals):.{digits}f}{std}"
 
 
 def paired_interval(diffs: Sequence[float], level: float = 0.95) -> tuple[float, float, tuple[float, float]]:

@@ -22,20 +22,18 @@ from __future__ import annotations
 
 import datetime
 import math
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
 import matplotlib.pyplot as plt
-from scipy import stats
 
 from decomr.body import load as load_body
 from decomr.eval.evaluate import template_baseline
 from decomr.eval.paper import PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS
 from decomr.experiments.budgets import Budget, get_budget
-from decomr.experiments.table5_grid import (DECISIVE_INPUT, CellSpec, Table5Result, cell_config, paired_interval,
-                                            summarize)
+from decomr.experiments.table5_grid import (DECISIVE_INPUT, CellSpec, Table5Result, cell_config, mean_std_text,
+                                            paired_interval, summarize)
 from decomr.paths import REPO_ROOT, atomic_write_bytes
 from decomr.train import build_test_dataset
 from decomr.uv import load_atlas
@@ -215,8 +213,9 @@ def difference_intervals(result: Table5Result, metric: str, level: float = 0.95)
             _, _, (lo, hi) = paired_interval(diffs, level)
             return lo, hi, f"paired over {len(diffs)} seeds"
         if len(diffs) == 1 and len(noise) >= 2:
-            n, s = len(noise), statistics.stdev(noise)
-            half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * s * math.sqrt(1 + 1 / n)
+            n = len(noise)
+            _, _, (lo, hi) = paired_interval(noise, level)  # half-width t * s / sqrt(n) ...
+            half = (hi - lo) / 2 * math.sqrt(n + 1)  # ... times sqrt(n + 1): t * s * sqrt(1 + 1/n)
             return diffs[0] - half, diffs[0] + half, f"1 seed; spread of the decisive pair's {n} seeds"
         return None
 
@@ -258,11 +257,7 @@ class PairComparison:
     def sentence(self) -> str:
         """One line: both means ± std and the paired difference."""
         def ms(v: dict[int, float]) -> str:
-            vals = list(v.values())
-            if not vals:
-                return "—"
-            std = f" ± {statistics.stdev(vals):.1f}" if len(vals) > 1 else ""
-            return f"{statistics.fmean(vals):.1f}{std} mm (n={len(vals)})"
+            return f"{mean_std_text(v.values())} mm (n={len(v)})" if v else "—"
 
         label = METRIC_LABELS.get(self.metric, self.metric)
         text = f"{label}: continuous {ms(self.continuous)} vs default {ms(self.default)}"
@@ -394,14 +389,7 @@ def table5_markdown(result: Table5Result, template: Mapping[str, float] | None =
               "in P1). Each comparison on our numbers (means over seeds, mm, left vs right; \"yes\" = the left "
               "one is lower, as the paper says):", "",
               "| comparison | " + " | ".join(ours_cols) + " |", "|---|" + "---|" * len(ours_cols)]
-    first, seen = next(iter(ours_cols)), set()
-    for k, order in enumerate(checked[first]):
-        for j, chk in enumerate(order.checks):
-            if chk.label in seen:  # local+global vs pixels belongs to two conclusions
-                continue
-            seen.add(chk.label)
-            cells = [checked[name][k].checks[j].text() for name in ours_cols]
-            lines.append(f"| {chk.label} | " + " | ".join(cells) + " |")
+    lines += _comparison_rows([checked[name] for name in ours_cols], Check.text)
 
     # The same conclusions, decided by 95 % intervals of the differences (seed-to-seed noise).
     lines += ["", "## The conclusions on our numbers, with 95 % intervals", "",
@@ -409,20 +397,14 @@ def table5_markdown(result: Table5Result, template: Mapping[str, float] | None =
               "\"fails\" above 0, \"not separable at this budget\" when it holds 0. Cells that share two or more "
               "seeds use the paired t-interval; one-seed cells a prediction interval whose width is the decisive "
               "pair's seed-to-seed spread.", ""]
-    decided = {m: check_orderings({k: s.mean(m) for k, s in summary.items()}, intervals=difference_intervals(result, m))
+    decided = {m: check_orderings(ours_cols[f"ours {METRIC_LABELS[m]}"], intervals=difference_intervals(result, m))
                for m in METRICS}
     lines += ["| conclusion | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |", "|---|" + "---|" * len(METRICS)]
     for k, claim in enumerate(_CLAIMS.values()):
         lines.append(f"| {claim} | " + " | ".join(decided[m][k].mark for m in METRICS) + " |")
     lines += ["", "| comparison | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |",
               "|---|" + "---|" * len(METRICS)]
-    seen = set()
-    for k, order in enumerate(decided[METRICS[0]]):
-        for j, chk in enumerate(order.checks):
-            if chk.label not in seen:
-                seen.add(chk.label)
-                lines.append(f"| {chk.label} | " + " | ".join(decided[m][k].checks[j].interval_text() for m in METRICS)
-                             + " |")
+    lines += _comparison_rows([decided[m] for m in METRICS], Check.interval_text)
 
     # The decisive pair.
     lines += ["", f"## The decisive pair: continuous vs default UV map with F_G + F_L", ""]
@@ -466,6 +448,18 @@ def table5_markdown(result: Table5Result, template: Mapping[str, float] | None =
         lines += ["", "Not finished: " + ", ".join(f"{c.spec} ({c.status}, step {c.step}/{c.total_steps})"
                                                    for c in pending) + "."]
     return "\n".join(lines) + "\n"
+
+
+def _comparison_rows(columns: list[list[Ordering]], cell: Callable[[Check], str]) -> list[str]:
+    """One table row per comparison behind the four conclusions, one cell per column (the same
+    orderings checked on different numbers); a comparison shared by two conclusions appears once."""
+    rows, seen = [], set()
+    for k, order in enumerate(columns[0]):
+        for j, chk in enumerate(order.checks):
+            if chk.label not in seen:  # local+global vs pixels belongs to two conclusions
+                seen.add(chk.label)
+                rows.append(f"| {chk.label} | " + " | ".join(cell(col[k].checks[j]) for col in columns) + " |")
+    return rows
 
 
 def template_on_test_images(budget: str | Budget, spec: CellSpec, root: str | Path | None = None) -> dict[str, float]:
