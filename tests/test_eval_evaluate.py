@@ -163,6 +163,41 @@ def test_synthetic_split_report(checkpoints, tmp_path):
     assert any("stage 1" in n for n in stage1.notes)
 
 
+def test_the_papers_plain_read_of_eq3_on_a_model_trained_with_the_seam_aware_one(checkpoints, tmp_path, capsys):
+    """seam_aware_read=False scores the same weights as a checkpoint built with the plain read."""
+    from decomr.cli import main
+    from decomr.train import load_model
+
+    loaded = load_model(checkpoints[0])
+    assert loaded.config.model.seam_aware_read  # decomr's default
+    torch.manual_seed(3)
+    torch.nn.init.normal_(loaded.model.lnet.head[-1].weight, std=0.05)  # a fresh LNet predicts the template only
+    config = loaded.config
+    aware = save_checkpoint(tmp_path / "aware.pt", model=loaded.model, optimizer=None, config=config, step=4, stage=2)
+    plain = save_checkpoint(tmp_path / "plain.pt", model=loaded.model, optimizer=None, stage=2, step=4,
+                            config=config.replace(model=config.model.replace(seam_aware_read=False)))
+    kw = dict(batch_size=2, synthetic_size=2)
+    as_trained = evaluate_checkpoint(aware, out_dir=tmp_path / "eval", **kw)
+    switched = evaluate_checkpoint(aware, out_dir=tmp_path / "eval", seam_aware_read=False, **kw)
+    reference = evaluate_checkpoint(plain, write=False, **kw)
+    assert switched.metrics == pytest.approx(reference.metrics, rel=1e-6)
+    assert abs(switched.metrics["pve"] - as_trained.metrics["pve"]) > 1e-3  # the reads differ
+    assert switched.metrics["mask_iou"] == pytest.approx(as_trained.metrics["mask_iou"])  # CNet is untouched
+    assert (as_trained.read, switched.read) == ("", "plain") and switched.name == "synthetic-plain-read"
+    assert (as_trained.model["seam_aware_read"], switched.model["seam_aware_read"]) == (True, False)
+    assert any("plain bilinear" in n and "trained with the seam-aware" in n for n in switched.notes)
+    assert {p.name for p in (tmp_path / "eval").iterdir()} == {"synthetic.json", "synthetic.md",
+                                                               "synthetic-plain-read.json", "synthetic-plain-read.md"}
+    assert "Eq. 3 read: plain" in (tmp_path / "eval" / "synthetic-plain-read.md").read_text()
+    same = evaluate_checkpoint(aware, write=False, seam_aware_read=True, **kw)  # the trained read: nothing switched
+    assert same.read == "" and same.metrics == pytest.approx(as_trained.metrics)
+    # the CLI
+    assert main(["eval", "--checkpoint", str(aware), "--read", "plain", "--synthetic-size", "2", "--batch-size", "2",
+                 "--out", str(tmp_path / "cli")]) == 0
+    cli = json.loads((tmp_path / "cli" / "synthetic-plain-read.json").read_text())
+    assert cli["metrics"] == pytest.approx(reference.metrics, rel=1e-6) and "Eq. 3 read: plain" in capsys.readouterr().out
+
+
 def test_h36m_protocols_on_a_fixture(checkpoints, tmp_path):
     write_official_fixture(tmp_path, "h36m", "valid_p1", num_records=4, off_protocol=2)
     report = evaluate_checkpoint(checkpoints[0], "h36m-p2", root=tmp_path, out_dir=tmp_path / "eval")

@@ -146,6 +146,30 @@ def test_seam_aware_read_can_be_turned_off(anny_parts):
     assert torch.allclose(plain.location_map_to_mesh(maps), UVSampler(atlas, cfg.map_size).map_to_mesh(maps))
 
 
+def test_the_read_of_eq3_can_be_switched_on_a_trained_model(anny_parts):
+    """set_seam_aware_read gives the outputs of the same weights in a model built with the other read."""
+    body, atlas = anny_parts
+    cfg = TINY.replace(atlas="continuous")
+    aware = DecoMR(cfg, body, atlas).eval()
+    torch.nn.init.normal_(aware.lnet.head[-1].weight, std=0.1)  # a fresh LNet predicts the template only
+    plain = DecoMR(cfg.replace(seam_aware_read=False), body, atlas).eval()
+    plain.load_state_dict(aware.state_dict())
+    images = torch.rand(2, 3, cfg.img_size, cfg.img_size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        before, reference = aware(images).vertices, plain(images).vertices
+        aware.set_seam_aware_read(False)
+        switched = aware(images).vertices
+        aware.set_seam_aware_read(True, body=body)
+        back = aware(images).vertices
+    assert not torch.allclose(before, reference, atol=1e-4)  # the two reads differ on this atlas
+    assert torch.equal(switched, reference) and torch.equal(back, before)
+    assert aware.config.seam_aware_read and aware.sampler.seam_aware
+    # a model built from a bare sampler has no atlas to rebuild Eq. 3 from
+    bare = make_model()
+    with pytest.raises(ValueError, match="no atlas"):
+        bare.set_seam_aware_read(not bare.config.seam_aware_read)
+
+
 def test_regressors_and_reference_are_not_in_the_checkpoint():
     state = make_model().state_dict()
     assert not any(k in state for k in ("joint_regressor", "lsp_regressor", "lnet.reference_map"))

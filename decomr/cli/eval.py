@@ -7,6 +7,7 @@ Examples::
     decomr eval --checkpoint data/checkpoints/decomr_anny_resnet18.pt --dataset lsp --root /data/datasets
     decomr eval --checkpoint data/checkpoints/decomr_anny_cpu.pt --oracle iuv    # GT IUV into the transfer
     decomr eval --checkpoint data/checkpoints/decomr_anny_cpu.pt --oracle-table  # every link, one table
+    decomr eval --checkpoint data/checkpoints/decomr_anny_cpu.pt --read plain    # the paper's plain Eq. 3
     decomr eval --checkpoint data/checkpoints/decomr_anny_cpu.pt --sweep yaw occlusion  # stress cards (JSON)
 
 Reports: ``<checkpoint folder>/eval/<dataset>.json`` and ``.md`` (or ``--out``), with the paper's
@@ -32,6 +33,9 @@ from decomr.train.checkpoint import find_checkpoint
 
 __all__ = ["eval_main", "build_eval_parser"]
 
+#: ``--read`` -> ``evaluate_checkpoint(seam_aware_read=...)``.
+_READS = {"trained": None, "plain": False, "seam-aware": True}
+
 
 def build_eval_parser() -> argparse.ArgumentParser:
     p = doc_parser("decomr eval", __doc__, "Evaluate a DecoMR checkpoint (Tables 2-5 protocols).")
@@ -50,6 +54,10 @@ def build_eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--oracle-table", action="store_true",
                    help="evaluate the model and each oracle on the same synthetic images; print one table "
                         "(and write <out>/oracle.md)")
+    p.add_argument("--read", choices=_READS, default="trained",
+                   help="how the location map is read into vertices (Eq. 3): as the model was trained (default), "
+                        "the paper's plain bilinear read, or decomr's seam-aware one; reports of another read "
+                        "than the trained one are written as <dataset>-<read>-read")
     p.add_argument("--sweep", nargs="+", metavar="FACTOR",
                    help="stress cards: sweep one factor of the synthetic test images at a time (yaw, elevation, pose, "
                         "occlusion, height, weight, age, or all); writes <out>/sweep_<factor>.json")
@@ -72,7 +80,7 @@ def eval_main(argv: list[str] | None = None) -> int:
             report = evaluate_checkpoint(args.checkpoint, dataset, out_dir=args.out, batch_size=args.batch_size,
                                          device=device, max_samples=args.max_samples, root=args.root,
                                          synthetic_size=args.synthetic_size, num_workers=args.num_workers,
-                                         progress=True, oracle=args.oracle)
+                                         progress=True, oracle=args.oracle, seam_aware_read=_READS[args.read])
         except (FileNotFoundError, ValueError) as err:
             status = fail(f"decomr eval ({dataset})", err)
             continue

@@ -150,6 +150,8 @@ class EvalReport:
         seconds: wall time.
         oracle: the links of the chain given their ground truth (``decomr.models.ORACLE_LINKS``);
             empty for the model as it is.
+        read: ``"plain"`` or ``"seam-aware"`` when Eq. 3 was read otherwise than the model was
+            trained (``evaluate_checkpoint(seam_aware_read=...)``); empty for the trained read.
     """
 
     dataset: str
@@ -162,11 +164,14 @@ class EvalReport:
     model: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     oracle: list[str] = field(default_factory=list)
+    read: str = ""
 
     @property
     def name(self) -> str:
-        """File stem of the report: the dataset, plus ``-oracle-<links>`` for an oracle run."""
-        return self.dataset + (f"-oracle-{'+'.join(self.oracle)}" if self.oracle else "")
+        """File stem of the report: the dataset, plus ``-oracle-<links>`` for an oracle run and
+        ``-<read>-read`` for a read of Eq. 3 other than the trained one."""
+        return (self.dataset + (f"-oracle-{'+'.join(self.oracle)}" if self.oracle else "")
+                + (f"-{self.read}-read" if self.read else ""))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -181,7 +186,8 @@ def _fmt(value: float | None, metric: str) -> str:
 def report_markdown(report: EvalReport) -> str:
     """The report as a markdown section (metric | ours | paper)."""
     m = report.model
-    title = f"# Evaluation on `{report.dataset}`" + (f", oracle: GT {' + GT '.join(report.oracle)}" if report.oracle else "")
+    title = (f"# Evaluation on `{report.dataset}`" + (f", oracle: GT {' + GT '.join(report.oracle)}" if report.oracle else "")
+             + (f", Eq. 3 read: {report.read}" if report.read else ""))
     lines = [title, "",
              f"- checkpoint: `{report.checkpoint}` (step {m.get('step')}, body {m.get('body')}, "
              f"backbone {m.get('backbone')}, atlas {m.get('atlas')}, LNet input {m.get('lnet_input')})",
@@ -277,7 +283,7 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
                         batch_size: int = 16, device: str | torch.device = "cpu", max_samples: int | None = None,
                         root: str | Path | None = None, synthetic_size: int | None = None,
                         num_workers: int = 0, progress: bool = False, write: bool = True,
-                        oracle: str | Sequence[str] | None = None) -> EvalReport:
+                        oracle: str | Sequence[str] | None = None, seam_aware_read: bool | None = None) -> EvalReport:
     """Evaluate a checkpoint (training checkpoint, release or run folder) on one dataset.
 
     Args:
@@ -296,6 +302,10 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
             ``"location_map"``, or several; :class:`decomr.models.Oracle`): where does the error
             come from? Synthetic data only (it needs GT IUV images and meshes). The report is
             written as ``<dataset>-oracle-<links>``.
+        seam_aware_read: read the location map into vertices (Eq. 3) with decomr's seam-aware
+            sampler (True) or the paper's plain bilinear one (False) whatever the model was trained
+            with (:meth:`decomr.models.DecoMR.set_seam_aware_read`); None: as trained. A read other
+            than the trained one is written as ``<dataset>-<read>-read``.
 
     Returns:
         :class:`EvalReport`.
@@ -306,14 +316,14 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str = "synthetic", *, o
     """
     return _evaluate(checkpoint, dataset, [check_oracle_links(oracle)], out_dir=out_dir, batch_size=batch_size,
                      device=device, max_samples=max_samples, root=root, synthetic_size=synthetic_size,
-                     num_workers=num_workers, progress=progress, write=write)[0]
+                     num_workers=num_workers, progress=progress, write=write, seam_aware_read=seam_aware_read)[0]
 
 
 @torch.no_grad()
 def evaluate_oracles(checkpoint: str | Path, oracles: Sequence[Sequence[str]], *, synthetic_size: int | None = None,
                      out_dir: str | Path | None = None, batch_size: int = 16, device: str | torch.device = "cpu",
                      max_samples: int | None = None, num_workers: int = 0, progress: bool = False,
-                     write: bool = True) -> list[EvalReport]:
+                     write: bool = True, seam_aware_read: bool | None = None) -> list[EvalReport]:
     """:func:`evaluate_checkpoint` on the synthetic test split under several oracles in one pass.
 
     Each batch is rendered once and run through the model once per oracle (``()`` = the model as
@@ -322,15 +332,16 @@ def evaluate_oracles(checkpoint: str | Path, oracles: Sequence[Sequence[str]], *
     Args:
         checkpoint: ``.pt`` file or run folder.
         oracles: link sets, e.g. ``[(), ("iuv",), ("location_map",)]``.
-        synthetic_size, out_dir, batch_size, device, max_samples, num_workers, progress, write:
-            see :func:`evaluate_checkpoint`.
+        synthetic_size, out_dir, batch_size, device, max_samples, num_workers, progress, write,
+        seam_aware_read: see :func:`evaluate_checkpoint`.
 
     Returns:
         One :class:`EvalReport` per link set, in order.
     """
     return _evaluate(checkpoint, "synthetic", [check_oracle_links(o) for o in oracles], out_dir=out_dir,
                      batch_size=batch_size, device=device, max_samples=max_samples, root=None,
-                     synthetic_size=synthetic_size, num_workers=num_workers, progress=progress, write=write)
+                     synthetic_size=synthetic_size, num_workers=num_workers, progress=progress, write=write,
+                     seam_aware_read=seam_aware_read)
 
 
 class _Tally:
@@ -344,7 +355,8 @@ class _Tally:
 
 def _evaluate(checkpoint: str | Path, dataset: str, link_sets: list[tuple[str, ...]], *, out_dir: str | Path | None,
               batch_size: int, device: str | torch.device, max_samples: int | None, root: str | Path | None,
-              synthetic_size: int | None, num_workers: int, progress: bool, write: bool) -> list[EvalReport]:
+              synthetic_size: int | None, num_workers: int, progress: bool, write: bool,
+              seam_aware_read: bool | None = None) -> list[EvalReport]:
     """The evaluation loop behind :func:`evaluate_checkpoint` and :func:`evaluate_oracles`."""
     if dataset not in EVAL_DATASETS:
         raise ValueError(f"dataset: expected one of {EVAL_DATASETS}, got {dataset!r}")
@@ -358,6 +370,12 @@ def _evaluate(checkpoint: str | Path, dataset: str, link_sets: list[tuple[str, .
     model = loaded.model
     body = loaded.body if device.type == "cpu" else copy.deepcopy(loaded.body).to(device)  # keep the cached one
     notes: list[str] = []
+    read = ""
+    if seam_aware_read is not None and bool(seam_aware_read) != loaded.config.model.seam_aware_read:
+        model.set_seam_aware_read(seam_aware_read, body=loaded.body)
+        read = "seam-aware" if seam_aware_read else "plain"
+        notes.append(f"Eq. 3 read with the {_READ_NOTES[read]}; the model was trained with the "
+                     f"{_READ_NOTES['plain' if seam_aware_read else 'seam-aware']}")
     stage = "full" if loaded.stage == 2 else "cnet"
     if stage == "cnet":
         notes.append("the checkpoint only finished stage 1 (CNet alone): mesh metrics are not available")
@@ -458,13 +476,18 @@ def _evaluate(checkpoint: str | Path, dataset: str, link_sets: list[tuple[str, .
             paper=dict(PAPER_NUMBERS.get(dataset, {})), baseline=baseline.result(), notes=row_notes,
             model={"body": loaded.config.body, "backbone": loaded.config.model.backbone,
                    "atlas": loaded.config.model.atlas, "lnet_input": loaded.config.model.lnet_input,
-                   "img_size": loaded.config.model.img_size, "step": loaded.step, "run": loaded.config.name},
-            seconds=seconds, oracle=list(links))
+                   "img_size": loaded.config.model.img_size, "step": loaded.step, "run": loaded.config.name,
+                   "seam_aware_read": bool(getattr(model.sampler, "seam_aware", False))},
+            seconds=seconds, oracle=list(links), read=read)
         if write:
             write_report(report, Path(out_dir) if out_dir is not None else loaded.path.parent / "eval")
         reports.append(report)
     return reports
 
+
+#: The two reads of Eq. 3 (report notes).
+_READ_NOTES = {"plain": "paper's plain bilinear sampler",
+               "seam-aware": "seam-aware sampler (no reads across chart slits, model.seam_aware_read)"}
 
 #: What each oracle link replaces (report notes).
 ORACLE_NOTES = {

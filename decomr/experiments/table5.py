@@ -14,8 +14,10 @@ licence:
 Every cell and seed is one ordinary training run (:func:`decomr.train.train`) in its own folder,
 ``runs/table5/<budget>/<atlas>_<input>/seed<k>/``, followed by :func:`evaluate_checkpoint` on
 the synthetic test split (the same images for every cell; MPJPE and PA-MPJPE on the 14 LSP joints
-with the hip-midpoint root = the DecoMR convention, per-vertex error, segmentation). The outcome
-goes to ``table5_cell.json`` in the run folder. Calling again skips finished cells, resumes an
+with the hip-midpoint root = the DecoMR convention, per-vertex error, segmentation), once with each
+read of the location map into vertices (Eq. 3): the seam-aware one the runs train with (decomr's
+default) and the paper's plain bilinear one. The outcome goes to ``table5_cell.json`` in the run
+folder. Calling again skips finished cells, resumes an
 interrupted run from its ``last.pt``, and restarts a run whose budget changed since.
 
 Budgets (:mod:`decomr.experiments.budgets`): ``quick`` (smoke test), ``cpu`` (this 2-core
@@ -54,13 +56,16 @@ from decomr.eval.paper import PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS, Paper
 from decomr.experiments.budgets import Budget, get_budget
 from decomr.experiments.table5_grid import (
     DECISIVE_INPUT,
+    READS,
     RESULT_FILE,
     CellResult,
     CellSpec,
     Table5Result,
     cell_config,
     grid_cells,
+    read_name,
     table5_run_root,
+    trained_read,
 )
 from decomr.experiments.table5_report import write_table5_report
 from decomr.paths import atomic_write_bytes, figures_dir
@@ -104,13 +109,55 @@ def _read_result(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _result_from_record(record: dict[str, Any], run_dir: Path, status: str) -> CellResult:
+def _result_from_record(record: dict[str, Any], run_dir: Path, status: str, trained: str) -> CellResult:
+    """A finished run's :class:`CellResult`; ``trained``: the read of Eq. 3 its ``metrics`` were measured
+    with (a record from before both reads has only that one)."""
     s = record["spec"]
+    floats = lambda m: {k: float(v) for k, v in m.items()}  # noqa: E731
+    by_read = record.get("metrics_by_read") or {trained: record["metrics"]}
     return CellResult(spec=CellSpec(s["atlas"], s["lnet_input"], int(s["seed"])), status=status,
-                      metrics={k: float(v) for k, v in record["metrics"].items()}, run_dir=run_dir,
+                      metrics=floats(record["metrics"]), run_dir=run_dir,
                       step=int(record["step"]), total_steps=int(record["total_steps"]),
                       train_seconds=float(record["train_seconds"]), eval_seconds=float(record["eval_seconds"]),
-                      num_test=int(record["num_test"]))
+                      num_test=int(record["num_test"]),
+                      read_metrics={r: floats(m) for r, m in by_read.items()})
+
+
+def _evaluate_reads(budget: Budget, config: Any, reads: Sequence[str]) -> tuple[dict[str, Any], float]:
+    """Evaluate a finished run's ``last.pt`` on the synthetic test split with each read of Eq. 3.
+
+    Returns:
+        (read -> :class:`~decomr.eval.evaluate.EvalReport`, seconds). The trained read's report is
+        ``eval/synthetic.{json,md}``, the other's ``eval/synthetic-<read>-read.{json,md}``.
+    """
+    run_dir, reports = config.run_dir, {}
+    start = time.perf_counter()
+    with _threads(config.train.cpu_threads):
+        for read in reads:
+            reports[read] = evaluate_checkpoint(run_dir / "last.pt", "synthetic", out_dir=run_dir / "eval",
+                                                batch_size=budget.eval_batch_size, device=budget.device,
+                                                synthetic_size=budget.test_size, num_workers=budget.eval_workers,
+                                                seam_aware_read=read == "seam-aware")
+    return reports, time.perf_counter() - start
+
+
+def _add_missing_reads(budget: Budget, config: Any, previous: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A finished run's record, evaluated with the reads of Eq. 3 it lacks (runs finished before
+    both reads were measured); rewritten in place. Without ``last.pt`` it is returned as it is."""
+    by_read = dict(previous.get("metrics_by_read") or {read_name(config.model.seam_aware_read): previous["metrics"]})
+    missing = [r for r in READS if r not in by_read]
+    if not missing:
+        return previous
+    if not (config.run_dir / "last.pt").exists():
+        warnings.warn(f"{path}: no last.pt beside it, so the {', '.join(missing)} read of Eq. 3 cannot be "
+                      "evaluated; the report shows that read without this run", stacklevel=3)
+        return previous
+    logger.info("table5 %s: evaluating the %s read of Eq. 3", config.run_dir, ", ".join(missing))
+    reports, seconds = _evaluate_reads(budget, config, missing)
+    by_read.update({r: rep.metrics for r, rep in reports.items()})
+    record = {**previous, "metrics_by_read": by_read, "eval_seconds": float(previous["eval_seconds"]) + seconds}
+    atomic_write_bytes(path, (json.dumps(record, indent=2, default=float) + "\n").encode())
+    return record
 
 
 def _same_experiment(run_dir: Path, config: Any) -> bool:
@@ -161,7 +208,8 @@ def run_cell(budget: str | Budget, spec: CellSpec, root: str | Path | None = Non
     if resume and previous is not None:
         if previous.get("record") == record:
             logger.info("table5 %s: finished earlier, skipped (%s)", spec, result_path)
-            return _result_from_record(previous, run_dir, "cached")
+            return _result_from_record(_add_missing_reads(b, config, previous, result_path), run_dir, "cached",
+                                       read_name(config.model.seam_aware_read))
         warnings.warn(f"table5 {spec}: {result_path} was made with another budget definition; retraining",
                       stacklevel=2)
     if result_path.exists():
@@ -185,20 +233,18 @@ def run_cell(budget: str | Budget, spec: CellSpec, root: str | Path | None = Non
                     out.total_steps)
         return CellResult(spec, "interrupted", run_dir=run_dir, step=out.step, total_steps=out.total_steps,
                           train_seconds=train_seconds)
-    start = time.perf_counter()
-    with _threads(config.train.cpu_threads):
-        report = evaluate_checkpoint(run_dir / "last.pt", "synthetic", out_dir=run_dir / "eval",
-                                     batch_size=b.eval_batch_size, device=b.device, synthetic_size=b.test_size,
-                                     num_workers=b.eval_workers)
-    eval_seconds = time.perf_counter() - start
-    payload = {"record": record, "spec": dataclasses.asdict(spec), "metrics": report.metrics, "step": out.step,
+    trained = read_name(config.model.seam_aware_read)  # first: the table's numbers
+    reports, eval_seconds = _evaluate_reads(b, config, [trained, *(r for r in READS if r != trained)])
+    report = reports[trained]
+    payload = {"record": record, "spec": dataclasses.asdict(spec), "metrics": report.metrics,
+               "metrics_by_read": {r: rep.metrics for r, rep in reports.items()}, "step": out.step,
                "total_steps": out.total_steps, "train_seconds": train_seconds, "eval_seconds": eval_seconds,
                "num_test": report.num_samples, "config": config.to_dict()}
     atomic_write_bytes(result_path, (json.dumps(payload, indent=2, default=float) + "\n").encode())
     logger.info("table5 %s: MPJPE %.1f, PA-MPJPE %.1f, PVE %.1f mm (train %.0f s, eval %.0f s)", spec,
                 report.metrics.get("mpjpe", math.nan), report.metrics.get("pa_mpjpe", math.nan),
                 report.metrics.get("pve", math.nan), train_seconds, eval_seconds)
-    return _result_from_record(payload, run_dir, "done")
+    return _result_from_record(payload, run_dir, "done", trained)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -262,7 +308,7 @@ def run_table5(budget: str | Budget = "quick", seeds: Sequence[int] | None = Non
     return result
 
 
-_EVAL_MARGIN_MINUTES = 0.75  # kept free for the evaluation of the run in progress
+_EVAL_MARGIN_MINUTES = 1.5  # kept free for the evaluations (both reads of Eq. 3) of the run in progress
 _MIN_RUN_MINUTES = 0.5  # do not start a run with less time than this
 
 
@@ -288,7 +334,7 @@ def grid_status(budget: str | Budget, seeds: Sequence[int] | None = None, out_di
         run_dir = root / spec.folder
         record = _read_result(run_dir / RESULT_FILE)
         if record is not None and record.get("record") == _spec_record(b, spec):
-            cells.append(_result_from_record(record, run_dir, "cached"))
+            cells.append(_result_from_record(record, run_dir, "cached", trained_read(b)))
             continue
         config = cell_config(b, spec, root)
         total = sum(config.stage_steps(config.data.synthetic.train_size))
@@ -341,6 +387,6 @@ def load_table5(budget: str | Budget, out_dir: str | Path | None = None) -> Tabl
         if record.get("record") != _spec_record(b, spec):
             warnings.warn(f"{path}: made with another definition of budget {b.name!r}; left out", stacklevel=2)
             continue
-        cells.append(_result_from_record(record, path.parent, "cached"))
+        cells.append(_result_from_record(record, path.parent, "cached", trained_read(b)))
     cells.sort(key=lambda c: (c.spec.seed, TABLE5_ATLASES.index(c.spec.atlas), TABLE5_INPUTS.index(c.spec.lnet_input)))
     return Table5Result(budget=b, root=root, cells=cells)

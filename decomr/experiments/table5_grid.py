@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from decomr.train import TrainConfig, apply_overrides
 
 __all__ = [
     "DECISIVE_INPUT",
+    "READS",
     "RESULT_FILE",
     "CellSpec",
     "CellResult",
@@ -29,14 +31,25 @@ __all__ = [
     "grid_cells",
     "mean_std_text",
     "paired_interval",
+    "read_name",
     "summarize",
     "table5_run_root",
+    "trained_read",
 ]
 
 #: The row whose two atlases make the decisive comparison (the paper's model vs the default UV).
 DECISIVE_INPUT = "local+global"
 #: The outcome of a cell, in its run folder.
 RESULT_FILE = "table5_cell.json"
+#: The two reads of the location map into vertices (Eq. 3) every run is evaluated with: the paper's
+#: plain bilinear one and decomr's seam-aware one (``model.seam_aware_read``), which helps the
+#: default atlas (its chart borders) more than the continuous one.
+READS = ("plain", "seam-aware")
+
+
+def read_name(seam_aware: bool) -> str:
+    """``"seam-aware"`` or ``"plain"``: the name of a read of Eq. 3 in :data:`READS`."""
+    return READS[int(bool(seam_aware))]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -77,8 +90,10 @@ def table5_run_root(budget: str | Budget) -> Path:
 
 def grid_cells(budget: str | Budget, seeds: Sequence[int] | None = None, decisive_seeds: Sequence[int] | None = None,
                atlases: Sequence[str] = TABLE5_ATLASES, inputs: Sequence[str] = TABLE5_INPUTS) -> list[CellSpec]:
-    """The runs of a grid, seed by seed; within a seed the decisive pair (both atlases with
-    ``local+global``) comes first, so that a partial grid already holds the main comparison.
+    """The runs of a grid in the order they are trained: first the decisive pair (both atlases
+    with ``local+global``) with every seed, then the other cells. A partial grid then already holds
+    the main comparison with its spread over seeds, which also sets the width of every one-seed
+    interval of the report (:func:`~decomr.experiments.table5_report.difference_intervals`).
 
     Args:
         budget: budget name or :class:`Budget`.
@@ -99,11 +114,11 @@ def grid_cells(budget: str | Budget, seeds: Sequence[int] | None = None, decisiv
         bad = [v for v in values if v not in allowed]
         if bad or not values:
             raise ValueError(f"{name}: expected a non-empty subset of {allowed}, got {tuple(values)}")
-    order = sorted(inputs, key=lambda i: i != DECISIVE_INPUT)  # stable: the decisive input first
-    cells = [CellSpec(a, i, int(s)) for s in seeds for i in order[:1] for a in atlases]
-    cells += [CellSpec(a, i, int(s)) for s in seeds for a in atlases for i in order[1:]]
+    cells = []
     if DECISIVE_INPUT in inputs:
-        cells += [CellSpec(a, DECISIVE_INPUT, int(s)) for s in extra if s not in seeds for a in atlases]
+        pair_seeds = [*seeds, *(s for s in extra if s not in seeds)]
+        cells += [CellSpec(a, DECISIVE_INPUT, int(s)) for s in pair_seeds for a in atlases]
+    cells += [CellSpec(a, i, int(s)) for s in seeds for a in atlases for i in inputs if i != DECISIVE_INPUT]
     return cells
 
 
@@ -118,6 +133,11 @@ def cell_config(budget: str | Budget, spec: CellSpec, root: str | Path | None = 
         *b.overrides, f"model.atlas={spec.atlas}", f"model.lnet_input={spec.lnet_input}", f"train.seed={spec.seed}",
         f"train.out_dir={root / spec.folder}", f"name={name}", *extra_overrides,
     ])
+
+
+def trained_read(budget: str | Budget) -> str:
+    """The read of Eq. 3 a budget's runs train with (``"seam-aware"`` or ``"plain"``, :data:`READS`)."""
+    return read_name(cell_config(budget, CellSpec("continuous", DECISIVE_INPUT, 0)).model.seam_aware_read)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -140,6 +160,8 @@ class CellResult:
         step, total_steps: optimiser steps done / planned.
         train_seconds: wall time of training (all calls together), eval_seconds: of the evaluation.
         num_test: test samples evaluated.
+        read_metrics: the same metrics under each read of Eq. 3 (:data:`READS`; the trained
+            read's equal ``metrics``); empty for a run evaluated before both reads were.
     """
 
     spec: CellSpec
@@ -151,6 +173,7 @@ class CellResult:
     train_seconds: float = 0.0
     eval_seconds: float = 0.0
     num_test: int = 0
+    read_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -188,6 +211,18 @@ class Table5Result:
     def summary(self) -> dict[tuple[str, str], CellSummary]:
         """(atlas, input) -> :class:`CellSummary` (mean ± std over seeds)."""
         return summarize(self)
+
+    def with_read(self, read: str) -> "Table5Result":
+        """The grid with every run's metrics under one read of Eq. 3 (``"plain"`` or
+        ``"seam-aware"``); a run not evaluated with that read has no metrics.
+
+        Raises:
+            ValueError: an unknown read.
+        """
+        if read not in READS:
+            raise ValueError(f"read: expected one of {READS}, got {read!r}")
+        return Table5Result(self.budget, self.root, [dataclasses.replace(c, metrics=dict(c.read_metrics.get(read, {})))
+                                                     for c in self.cells])
 
 
 # ------------------------------------------------------------------------------------------------

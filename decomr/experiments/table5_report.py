@@ -32,8 +32,8 @@ from decomr.body import load as load_body
 from decomr.eval.evaluate import template_baseline
 from decomr.eval.paper import PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS
 from decomr.experiments.budgets import Budget, get_budget
-from decomr.experiments.table5_grid import (DECISIVE_INPUT, CellSpec, Table5Result, cell_config, mean_std_text,
-                                            paired_interval, summarize)
+from decomr.experiments.table5_grid import (DECISIVE_INPUT, READS, CellSpec, Table5Result, cell_config,
+                                            mean_std_text, paired_interval, read_name, summarize, trained_read)
 from decomr.paths import REPO_ROOT, atomic_write_bytes
 from decomr.train import build_test_dataset
 from decomr.uv import load_atlas
@@ -286,6 +286,7 @@ def compare_pair(result: Table5Result, metric: str = "pa_mpjpe", lnet_input: str
 # ------------------------------------------------------------------------------------------------
 def _context_lines(result: Table5Result, template: Mapping[str, float] | None,
                    floors: Mapping[str, float] | None, map_size: int | None) -> list[str]:
+    """The template yardstick and the resolution floors (``floors``: atlas -> mm, the trained read)."""
     lines = []
     if template:
         lines.append(f"- Yardstick: the template body, upright and facing the camera, predicted for every test image "
@@ -297,6 +298,55 @@ def _context_lines(result: Table5Result, template: Mapping[str, float] | None,
         lines.append(f"- Resolution floor: the ground-truth mesh sent through a {map_size} px location map and back "
                      f"(Eq. 3, no network) is off by {parts} on average: the continuous map fills less of the square "
                      "(one chart with a curved outline), so at equal resolution it samples the body more coarsely.")
+    return lines
+
+
+_READ_LABEL = {"plain": "plain (paper)", "seam-aware": "seam-aware (decomr)"}
+
+
+def _read_lines(result: Table5Result, floors: Mapping[str, Mapping[str, float]] | None, map_size: int | None
+                ) -> list[str]:
+    """The atlas comparison (conclusion 4 and the decisive pair) under both reads of Eq. 3, the
+    paper's plain one first, decided by the same 95 % intervals as above."""
+    trained = trained_read(result.budget)
+    lines = ["", "## The atlas comparison under both reads of Eq. 3", "",
+             f"The runs train with the {_READ_LABEL[trained]} read of the location map into vertices (Eq. 3, "
+             "`model.seam_aware_read`; the tables above use it). The seam-aware read skips stencil pixels across "
+             "a slit or a chart border, which helps the default atlas (many chart borders) more than the "
+             "continuous one (one seam), so the atlas comparison is given with both reads of the same trained "
+             "models, the paper's plain read first."]
+    if floors and map_size:
+        lines += ["", f"Resolution floors at {map_size} px (ground-truth mesh → location map → mesh, no network): "
+                  + "; ".join(f"{_READ_LABEL[r]} " + ", ".join(f"{a} {v:.1f} mm" for a, v in floors[r].items())
+                              for r in READS if r in floors) + "."]
+    decided, pairs, counts = {}, {}, {}
+    for read in READS:
+        r = result.with_read(read)
+        counts[read] = sum(bool(c.metrics) for c in r.finished)
+        if not counts[read]:
+            continue
+        means = {k: {m: s.mean(m) for m in METRICS} for k, s in summarize(r).items()}
+        decided[read] = {m: check_orderings({k: v[m] for k, v in means.items()},
+                                            intervals=difference_intervals(r, m))[3] for m in METRICS}
+        pairs[read] = compare_pair(r, "pa_mpjpe")
+    n = len(result.finished)
+    lines += ["", "Runs evaluated with each read: " + ", ".join(f"{_READ_LABEL[r]} {counts[r]} of {n}" for r in READS)
+              + "." + ("" if all(counts[r] == n for r in READS) else
+                       f" The next `decomr reproduce table5 --budget {result.budget.name}` evaluates the missing "
+                       "ones (their `last.pt`, about a minute a run on a CPU).")]
+    if not decided:
+        return lines
+    lines += ["", "Continuous − default (mm, 95 % interval; \"holds\" = the continuous map is better):", "",
+              "| LNet input | Eq. 3 read | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |",
+              "|---|---|" + "---|" * len(METRICS)]
+    for i, lnet_input in enumerate(TABLE5_INPUTS):
+        for read, by_metric in decided.items():
+            lines.append(f"| {_INPUT_LABEL[lnet_input]} | {_READ_LABEL[read]} | "
+                         + " | ".join(by_metric[m].checks[i].interval_text() for m in METRICS) + " |")
+    lines += [""] + [f"- \"{_CLAIMS['continuous_beats_default']}\", {_READ_LABEL[read]} read: "
+                     + ", ".join(f"{METRIC_LABELS[m]} {by_metric[m].mark}" for m in METRICS) + "."
+                     for read, by_metric in decided.items()]
+    lines += [f"- Decisive pair, {_READ_LABEL[read]} read: {pair.sentence()}." for read, pair in pairs.items()]
     return lines
 
 
@@ -327,14 +377,14 @@ def _closing_lines(orderings: Mapping[str, list[Ordering]], budget_name: str) ->
 
 
 def table5_markdown(result: Table5Result, template: Mapping[str, float] | None = None,
-                    floors: Mapping[str, float] | None = None, map_size: int | None = None,
+                    floors: Mapping[str, Mapping[str, float]] | None = None, map_size: int | None = None,
                     figure: str | None = "table5.png") -> str:
     """The report: our grid beside the paper's Table 5, the orderings, the decisive pair, every run.
 
     Args:
         result: the grid (finished runs are used).
         template: optional template-body yardstick (``mpjpe``, ``pa_mpjpe``, ``pve`` in mm).
-        floors: optional atlas -> round-trip error (mm) at ``map_size``.
+        floors: optional read of Eq. 3 (:data:`READS`) -> atlas -> round-trip error (mm) at ``map_size``.
         map_size: the location-map size of the runs.
         figure: relative path of the bar chart to link (None: no link).
     """
@@ -412,9 +462,10 @@ def table5_markdown(result: Table5Result, template: Mapping[str, float] | None =
         lines.append("- " + compare_pair(result, metric).sentence())
     lines += ["", "Paired seeds share CNet's initialisation and every training batch; only the UV map (of the "
               "ground-truth IUV images, the feature transfer and the location map) differs."]
+    lines += _read_lines(result, floors, map_size)
 
     # Context and what would close the differences.
-    context = _context_lines(result, template, floors, map_size)
+    context = _context_lines(result, template, floors.get(trained_read(b)) if floors else None, map_size)
     if context:
         lines += ["", "## Context", ""] + context
     lines += ["", "## Differences from the paper and what would close them", ""]
@@ -471,16 +522,20 @@ def template_on_test_images(budget: str | Budget, spec: CellSpec, root: str | Pa
     return template_baseline(body, data, max_samples=get_budget(budget).test_size)
 
 
-def _context(result: Table5Result) -> tuple[dict[str, float], dict[str, float], int]:
+def _context(result: Table5Result) -> tuple[dict[str, float], dict[str, dict[str, float]], int]:
     """On the finished runs' test images and map size: the errors of the template body facing the
-    camera, and each atlas' mean round-trip error mesh -> location map -> mesh (mm; the map size)."""
+    camera, and each read's (:data:`READS`) and atlas' mean round-trip error mesh -> location map ->
+    mesh (mm; the map size)."""
     spec = result.finished[0].spec
     means = template_on_test_images(result.budget, spec, result.root)
     config = cell_config(result.budget, spec, result.root)
     body = load_body(config.body)  # the same (cached) body model
     r = config.model.map_size
-    floors = {atlas: round_trip_errors(body, load_atlas(body, atlas), resolutions=(r,), align_corners=(True,),
-                                       seam_aware=(True,), n=4)[0].mean_mm for atlas in TABLE5_ATLASES}
+    floors: dict[str, dict[str, float]] = {read: {} for read in READS}
+    for atlas in TABLE5_ATLASES:
+        for e in round_trip_errors(body, load_atlas(body, atlas), resolutions=(r,), align_corners=(True,),
+                                   seam_aware=(False, True), n=4):
+            floors[read_name(e.seam_aware)][atlas] = e.mean_mm
     return {k: means[k] for k in ("mpjpe", "pa_mpjpe", "pve")}, floors, r
 
 

@@ -115,6 +115,20 @@ class DecoMROutput:
         return torch.cat([fg, self.uv * fg], dim=1)
 
 
+def _atlas_sampler(atlas: Any, map_size: int, seam_aware: bool, body: Any = None) -> UVSampler:
+    """Eq. 3's sampler for an atlas at ``map_size``: seam-aware (no reads across chart slits) with
+    the template stored in the atlas (the same table on every machine), else the body's own; or
+    the paper's plain bilinear read (also when neither holds a template: ``sampler.seam_aware`` says
+    which read it got).
+    """
+    reference = None
+    if seam_aware:
+        reference = getattr(atlas, "template", None)
+        reference = reference if reference is not None else getattr(body, "template", None)
+        reference = None if reference is None else torch.as_tensor(reference).detach().cpu()
+    return UVSampler(atlas, resolution=map_size, reference=reference)
+
+
 class DecoMR(nn.Module):
     """The full model (Fig. 2).
 
@@ -182,18 +196,41 @@ class DecoMR(nn.Module):
                 )
         else:
             atlas = atlas_or_sampler
-            # Seam-aware Eq. 3 (no reads across chart slits; config.seam_aware_read) with the template
-            # stored in the atlas (the same table on every machine), else the body's own.
-            reference = getattr(atlas, "template", None)
-            reference = torch.as_tensor(reference) if reference is not None else getattr(body, "template", None)
-            if not config.seam_aware_read:
-                reference = None
-            sampler = UVSampler(atlas, resolution=config.map_size,
-                                reference=None if reference is None else reference.detach().cpu())
+            sampler = _atlas_sampler(atlas, config.map_size, config.seam_aware_read, body)
         name = getattr(atlas, "name", None)
         if isinstance(name, str) and name != config.atlas:
             raise ValueError(f"atlas_or_sampler: atlas {name!r} does not match config.atlas {config.atlas!r}")
         return sampler, atlas
+
+    def set_seam_aware_read(self, enabled: bool, body: Any = None) -> None:
+        """Switch Eq. 3 between decomr's seam-aware read and the paper's plain bilinear one.
+
+        The weights stay as they are: only how the location map is read into vertices changes, so
+        one trained model can be evaluated both ways (Table 5 reports its atlas comparison with
+        both reads). ``config.seam_aware_read`` follows the switch.
+
+        Args:
+            enabled: True for the seam-aware read (no reads across chart slits), False for the
+                paper's plain bilinear Eq. 3.
+            body: where the template comes from when the atlas stores none (seam-aware only).
+
+        Raises:
+            ValueError: the model was built from a ready sampler without an atlas to rebuild it
+                from, or the seam-aware read was asked for without a template.
+        """
+        enabled = bool(enabled)
+        if enabled != bool(getattr(self.sampler, "seam_aware", self.config.seam_aware_read)):
+            atlas = getattr(self.sampler, "atlas", None)
+            if atlas is None:
+                raise ValueError("set_seam_aware_read: the model's sampler has no atlas to rebuild Eq. 3 from; "
+                                 "build the model from a UVAtlas (DecoMR.from_config)")
+            sampler = _atlas_sampler(atlas, self.config.map_size, enabled, body)
+            if enabled and not sampler.seam_aware:
+                raise ValueError("set_seam_aware_read: the seam-aware read needs the template mesh, stored in "
+                                 "neither the atlas nor the body; pass body=")
+            sampler.use_sparse = getattr(self.sampler, "use_sparse", True)
+            self.sampler = sampler.to(self.joint_regressor.device)
+        self.config = self.config.replace(seam_aware_read=enabled)
 
     @classmethod
     def from_config(cls, config: ModelConfig, body: Any) -> "DecoMR":
