@@ -16,6 +16,7 @@ import torch  # noqa: E402
 from decomr.experiments.figures import (ContinuityResult, FailureAnalysis, border_errors, border_vertices,  # noqa: E402
                                         fig7_continuity, fig8_qualitative, fig9_failures, laplacian_error,
                                         make_figures)
+from decomr.experiments.table5_grid import RESULT_FILE  # noqa: E402
 from decomr.models import DecoMR  # noqa: E402
 from decomr.train.checkpoint import save_checkpoint  # noqa: E402
 from decomr.uv import load_atlas  # noqa: E402
@@ -117,6 +118,17 @@ def test_fig7_draws_both_models_and_measures_borders(checkpoints, tmp_path):
     plt.close(fig)
     with pytest.raises(ValueError, match="expected a model trained with atlas 'continuous'"):
         fig7_continuity(paths["default"], paths["continuous"], pool=2, name=None)
+    # the paper's plain read of Eq. 3: the same pool scored like evaluate_checkpoint scores it
+    from decomr.eval.evaluate import evaluate_checkpoint
+
+    fig, plain = fig7_continuity(paths["continuous"], paths["default"], pool=3, index=res.index, name=None,
+                                 seam_aware_read=False)
+    plt.close(fig)
+    assert (res.read, plain.read) == ("seam-aware", "plain") and plain.index == res.index
+    for atlas in ("continuous", "default"):
+        report = evaluate_checkpoint(paths[atlas], write=False, synthetic_size=3, seam_aware_read=False)
+        assert plain.joint_errors[atlas]["pve"] == pytest.approx(report.metrics["pve"], rel=1e-4)
+        assert plain.errors[atlas]["border_mm"] != pytest.approx(res.errors[atlas]["border_mm"], rel=1e-6)
 
 
 def test_fig8_and_fig9(checkpoints, tmp_path):
@@ -137,6 +149,20 @@ def test_fig8_and_fig9(checkpoints, tmp_path):
 def test_make_figures_needs_finished_runs(tmp_path):
     with pytest.raises(FileNotFoundError, match="decomr reproduce table5 --budget cpu"):
         make_figures("cpu", out_dir=tmp_path)
+
+
+def test_make_figures_writes_the_three_figures_and_figure_7_under_both_reads(checkpoints, tmp_path):
+    import json
+
+    root, paths = checkpoints
+    for path in paths.values():
+        (path.parent / RESULT_FILE).write_text("{}")  # marks the runs finished
+    written = make_figures("cpu", out_dir=root, figures_dir=tmp_path, pool=3)
+    assert [p.name for p in written] == ["fig7_continuity.png", "fig8_qualitative.png", "fig9_failures.png"]
+    assert all(p.stat().st_size > 10_000 for p in written)
+    stats = json.loads((root / "figures_stats.json").read_text())
+    assert (stats["fig7"]["read"], stats["fig7_other_read"]["read"]) == ("seam-aware", "plain")
+    assert stats["fig7_other_read"]["index"] == stats["fig7"]["index"] and stats["fig7"]["pool"] == 3
 
 
 def test_figures_8_and_9_of_one_checkpoint_from_the_command_line(checkpoints, tmp_path, capsys):

@@ -33,7 +33,7 @@ from decomr.data.batch import Batch
 from decomr.data.synthetic import sample_params
 from decomr.eval.evaluate import synthetic_test_data
 from decomr.eval.metrics import pa_mpjpe
-from decomr.experiments.table5_grid import RESULT_FILE, CellSpec, table5_run_root
+from decomr.experiments.table5_grid import RESULT_FILE, CellSpec, read_name, table5_run_root
 from decomr.paths import atomic_write_bytes, figures_dir as default_figures
 from decomr.train import load_model
 from decomr.train.errors import batch_errors
@@ -230,6 +230,7 @@ class ContinuityResult:
         border_fraction: share of the mesh's vertices counted as border.
         rule: how the image shown was chosen.
         seam_fraction: share of the mesh's vertices counted as the continuous map's seam.
+        read: the read of Eq. 3 both models were evaluated with (``"seam-aware"`` or ``"plain"``).
     """
 
     pool: int
@@ -240,6 +241,7 @@ class ContinuityResult:
     rule: str
     seam_errors: dict[str, dict[str, float]] = field(default_factory=dict)
     seam_fraction: float = 0.0
+    read: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -254,7 +256,8 @@ def _finish(fig: Any, title: str, name: str | None, folder: str | Path | None) -
 
 def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | None = None,
                     batch_size: int = 16, name: str | None = "fig7_continuity",
-                    folder: str | Path | None = None) -> tuple[Any, ContinuityResult]:
+                    folder: str | Path | None = None, seam_aware_read: bool | None = None
+                    ) -> tuple[Any, ContinuityResult]:
     """Figure 7: one test image through the continuous- and the default-atlas models, zoomed.
 
     Args:
@@ -268,6 +271,8 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
         batch_size: forward batch size.
         name: save as ``<folder>/<name>.png`` (None: do not save).
         folder: default ``figures/``.
+        seam_aware_read: read both location maps into vertices (Eq. 3) with decomr's seam-aware
+            sampler (True) or the paper's plain one (False); None: as each model was trained.
 
     Returns:
         (matplotlib Figure, :class:`ContinuityResult`).
@@ -276,6 +281,9 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
     for atlas, m in models.items():
         if m.config.model.atlas != atlas:
             raise ValueError(f"{atlas}: expected a model trained with atlas {atlas!r}, got {m.config.model.atlas!r}")
+        if seam_aware_read is not None:
+            m.model.set_seam_aware_read(seam_aware_read, body=m.body)
+    reads = {read_name(m.model.config.seam_aware_read) for m in models.values()}
     body = models["continuous"].body
     faces = body.faces
     border = border_vertices(load_atlas(body, "default"))
@@ -297,7 +305,7 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
                 "the default atlas' chart borders exceeds the continuous model's by the most")
     result = ContinuityResult(pool=len(indices), index=index, errors=errors, joint_errors=joint,
                               border_fraction=float(border.float().mean()), rule=rule, seam_errors=seam,
-                              seam_fraction=float(own_seam.float().mean()))
+                              seam_fraction=float(own_seam.float().mean()), read="/".join(sorted(reads)))
 
     lap_all = {a: laplacian_error(p.vertices[index:index + 1], gt.vertices[index:index + 1], faces)[0] * _MM
                for a, p in preds.items()}
@@ -333,7 +341,7 @@ def fig7_continuity(continuous: Any, default: Any, pool: int = 64, index: int | 
     plt.setp(ax[:2], xticks=[], yticks=[])
     ax[0].set_ylabel("ground truth", fontsize=9)
     _finish(fig, f"Figure 7 counterpart: test image {index}; colour = local shape error (Laplacian, same scale in "
-            "both rows); black dots = the default atlas' chart borders", name, folder)
+            f"both rows); black dots = the default atlas' chart borders; Eq. 3 read: {result.read}", name, folder)
     return fig, result
 
 
@@ -497,7 +505,9 @@ def make_figures(budget: str = "cpu", seed: int = 0, out_dir: str | Path | None 
     """Figures 7, 8 and 9 from the ``local+global`` runs of a Table 5 grid.
 
     Writes ``fig7_continuity.png``, ``fig8_qualitative.png``, ``fig9_failures.png`` to
-    ``figures_dir`` (default ``figures/``) and their numbers to ``<grid>/figures_stats.json``.
+    ``figures_dir`` (default ``figures/``) and their numbers to ``<grid>/figures_stats.json``:
+    Figure 7's with the read of Eq. 3 the runs trained with (the figure) and with the other one
+    (``fig7_other_read``; the paper reads plainly, decomr's default is seam-aware).
 
     Raises:
         FileNotFoundError: the grid has no finished ``local+global`` run of both atlases for ``seed``.
@@ -512,9 +522,14 @@ def make_figures(budget: str = "cpu", seed: int = 0, out_dir: str | Path | None 
     ckpt = {a: p / "last.pt" for a, p in runs.items()}
     fig, continuity = fig7_continuity(ckpt["continuous"], ckpt["default"], pool=pool, folder=folder)
     plt.close(fig)
+    trained = continuity.read  # the same for both runs of a grid
+    fig, other = fig7_continuity(ckpt["continuous"], ckpt["default"], pool=pool, index=continuity.index, name=None,
+                                 seam_aware_read=trained != "seam-aware")
+    plt.close(fig)
     plt.close(fig8_qualitative(ckpt["continuous"], folder=folder))
     fig, failures = fig9_failures(ckpt["continuous"], pool=pool, folder=folder)
     plt.close(fig)
-    stats = {"budget": str(budget), "seed": seed, "fig7": continuity.to_dict(), "fig9": asdict(failures)}
+    stats = {"budget": str(budget), "seed": seed, "fig7": continuity.to_dict(), "fig7_other_read": other.to_dict(),
+             "fig9": asdict(failures)}
     atomic_write_bytes(root / "figures_stats.json", (json.dumps(stats, indent=2) + "\n").encode())
     return [folder / f"{n}.png" for n in ("fig7_continuity", "fig8_qualitative", "fig9_failures")]
