@@ -23,6 +23,15 @@ from typing import BinaryIO
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def repo_relative(path: str | Path) -> str:
+    """``path`` relative to the repository root when it lies inside it (for reports that are
+    committed), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def data_dir() -> Path:
     """The root data folder (``$DECOMR_DATA`` or ``<repo>/data``); created on demand."""
     root = Path(os.environ.get("DECOMR_DATA", REPO_ROOT / "data")).expanduser().resolve()

@@ -158,11 +158,15 @@ def test_make_figures_writes_the_three_figures_and_figure_7_under_both_reads(che
     for path in paths.values():
         (path.parent / RESULT_FILE).write_text("{}")  # marks the runs finished
     written = make_figures("cpu", out_dir=root, figures_dir=tmp_path, pool=3)
-    assert [p.name for p in written] == ["fig7_continuity.png", "fig8_qualitative.png", "fig9_failures.png"]
-    assert all(p.stat().st_size > 10_000 for p in written)
+    assert [p.name for p in written] == ["fig7_continuity.png", "fig8_qualitative.png", "fig9_failures.png",
+                                         "fig7_continuity.json", "fig9_failures.json"]
+    assert all(p.stat().st_size > 10_000 for p in written[:3])
     stats = json.loads((root / "figures_stats.json").read_text())
     assert (stats["fig7"]["read"], stats["fig7_other_read"]["read"]) == ("seam-aware", "plain")
     assert stats["fig7_other_read"]["index"] == stats["fig7"]["index"] and stats["fig7"]["pool"] == 3
+    fig7, fig9 = (json.loads(p.read_text()) for p in written[3:])  # the numbers beside the figures
+    assert fig7["fig7"] == stats["fig7"] and fig7["checkpoints"]["default"] == str(paths["default"])
+    assert fig9["pool"] == 3 and fig9["checkpoint"] == str(paths["continuous"]) and fig9["budget"] == "cpu"
 
 
 def test_figures_8_and_9_of_one_checkpoint_from_the_command_line(checkpoints, tmp_path, capsys):

@@ -34,7 +34,7 @@ from decomr.data.synthetic import sample_params
 from decomr.eval.evaluate import synthetic_test_data
 from decomr.eval.metrics import pa_mpjpe
 from decomr.experiments.table5_grid import RESULT_FILE, CellSpec, read_name, table5_run_root
-from decomr.paths import atomic_write_bytes, figures_dir as default_figures
+from decomr.paths import atomic_write_bytes, figures_dir as default_figures, repo_relative
 from decomr.train import load_model
 from decomr.train.errors import batch_errors
 from decomr.uv import load_atlas
@@ -493,11 +493,16 @@ def make_model_figures(checkpoint: Any, figures_dir: str | Path | None = None, p
     plt.close(fig8_qualitative(loaded, folder=folder))
     fig, analysis = fig9_failures(loaded, pool=pool, folder=folder)
     plt.close(fig)
-    stats = folder / "fig9_failures.json"  # what the failures have in common, for the report
-    atomic_write_bytes(stats, (json.dumps({"checkpoint": str(loaded.path), **asdict(analysis)}, indent=2) + "\n").encode())
+    stats = _write_stats(folder / "fig9_failures.json", {"checkpoint": str(loaded.path), **asdict(analysis)})
     for line in analysis.lines():
         logger.info("Figure 9: %s", line)
     return [folder / f"{n}.png" for n in ("fig8_qualitative", "fig9_failures")] + [stats]
+
+
+def _write_stats(path: Path, payload: dict[str, Any]) -> Path:
+    """A figure's numbers beside it, as JSON (atomically)."""
+    atomic_write_bytes(path, (json.dumps(payload, indent=2) + "\n").encode())
+    return path
 
 
 def make_figures(budget: str = "cpu", seed: int = 0, out_dir: str | Path | None = None,
@@ -505,9 +510,13 @@ def make_figures(budget: str = "cpu", seed: int = 0, out_dir: str | Path | None 
     """Figures 7, 8 and 9 from the ``local+global`` runs of a Table 5 grid.
 
     Writes ``fig7_continuity.png``, ``fig8_qualitative.png``, ``fig9_failures.png`` to
-    ``figures_dir`` (default ``figures/``) and their numbers to ``<grid>/figures_stats.json``:
-    Figure 7's with the read of Eq. 3 the runs trained with (the figure) and with the other one
-    (``fig7_other_read``; the paper reads plainly, decomr's default is seam-aware).
+    ``figures_dir`` (default ``figures/``) with their numbers beside them (``fig7_continuity.json``,
+    ``fig9_failures.json``) and all of them to ``<grid>/figures_stats.json``: Figure 7's with the
+    read of Eq. 3 the runs trained with (the figure) and with the other one (``fig7_other_read``;
+    the paper reads plainly, decomr's default is seam-aware).
+
+    Returns:
+        the three PNGs, then the two JSON files.
 
     Raises:
         FileNotFoundError: the grid has no finished ``local+global`` run of both atlases for ``seed``.
@@ -529,7 +538,10 @@ def make_figures(budget: str = "cpu", seed: int = 0, out_dir: str | Path | None 
     plt.close(fig8_qualitative(ckpt["continuous"], folder=folder))
     fig, failures = fig9_failures(ckpt["continuous"], pool=pool, folder=folder)
     plt.close(fig)
-    stats = {"budget": str(budget), "seed": seed, "fig7": continuity.to_dict(), "fig7_other_read": other.to_dict(),
-             "fig9": asdict(failures)}
-    atomic_write_bytes(root / "figures_stats.json", (json.dumps(stats, indent=2) + "\n").encode())
-    return [folder / f"{n}.png" for n in ("fig7_continuity", "fig8_qualitative", "fig9_failures")]
+    source = {"budget": str(budget), "seed": seed}
+    fig7 = {**source, "checkpoints": {a: repo_relative(p) for a, p in ckpt.items()}, "fig7": continuity.to_dict(),
+            "fig7_other_read": other.to_dict()}
+    fig9 = {**source, "checkpoint": repo_relative(ckpt["continuous"]), **asdict(failures)}
+    _write_stats(root / "figures_stats.json", {**fig7, "fig9": asdict(failures)})
+    return [folder / f"{n}.png" for n in ("fig7_continuity", "fig8_qualitative", "fig9_failures")] + [
+        _write_stats(folder / "fig7_continuity.json", fig7), _write_stats(folder / "fig9_failures.json", fig9)]

@@ -34,7 +34,7 @@ from decomr.eval.paper import PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS
 from decomr.experiments.budgets import Budget, get_budget
 from decomr.experiments.table5_grid import (DECISIVE_INPUT, READS, CellSpec, Table5Result, cell_config,
                                             mean_std_text, paired_interval, read_name, summarize, trained_read)
-from decomr.paths import REPO_ROOT, atomic_write_bytes
+from decomr.paths import atomic_write_bytes, repo_relative
 from decomr.train import build_test_dataset
 from decomr.uv import load_atlas
 from decomr.uv.roundtrip import round_trip_errors
@@ -481,10 +481,7 @@ def table5_markdown(result: Table5Result, template: Mapping[str, float] | None =
                                              TABLE5_INPUTS.index(c.spec.lnet_input), c.spec.seed)):
         m = c.metrics
         g = lambda k, d=1: f"{m[k]:.{d}f}" if k in m and math.isfinite(m[k]) else "—"  # noqa: E731
-        try:
-            folder = str(c.run_dir.resolve().relative_to(REPO_ROOT))
-        except ValueError:
-            folder = str(c.run_dir)
+        folder = repo_relative(c.run_dir)
         r = f"{ratio(c):.2f}" if math.isfinite(ratio(c)) else "—"
         lines.append(f"| {c.spec.atlas} | {_INPUT_LABEL[c.spec.lnet_input]} | {c.spec.seed} | {c.step} | {g('mpjpe')} "
                      f"| {g('pa_mpjpe')} | {r} | {g('pve')} | {g('mask_iou', 3)} | {g('uv_error', 3)} | {g('fb_acc')} "
