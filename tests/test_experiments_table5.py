@@ -188,6 +188,9 @@ def test_difference_intervals_are_scipys_paired_t_and_a_prediction_interval():
     lo, hi, basis = interval(("continuous", "local"), ("continuous", "global"))
     assert (lo, hi) == pytest.approx((37.0 - half, 37.0 + half)) and basis.startswith("1 seed")
     assert interval(("default", "local"), ("continuous", "global")) is None  # a cell without runs
+    point = check_orderings({("continuous", "global"): 103.0, ("default", "global"): 101.0},
+                            intervals=difference_intervals(_grid_of({}), "pa_mpjpe"))[3].checks[0]
+    assert point.interval is None and point.interval_text() == "+2.0 mm (no interval): fails"
     orders = check_orderings({c: statistics.fmean(v.values()) for c, v in
                               {("continuous", "local+global"): cont, ("default", "local+global"): dflt,
                                ("continuous", "global"): {0: 103.0}, ("continuous", "local"): {0: 140.0}}.items()},

@@ -98,9 +98,12 @@ class Check:
         return "holds" if self.holds else "fails"
 
     def interval_text(self) -> str:
-        """``"-3.1 mm [-5.0, -1.2] (paired over 3 seeds): holds"``."""
-        if self.interval is None or self.left is None or self.right is None:
+        """``"-3.1 mm [-5.0, -1.2] (paired over 3 seeds): holds"``; ``"-3.1 mm (no interval): holds"``
+        when the difference has no interval yet (decided on the point values)."""
+        if self.left is None or self.right is None:
             return self.verdict
+        if self.interval is None:
+            return f"{self.left - self.right:+.1f} mm (no interval): {self.verdict}"
         lo, hi = self.interval
         return f"{self.left - self.right:+.1f} mm [{lo:+.1f}, {hi:+.1f}] ({self.basis}): {self.verdict}"
 
@@ -265,8 +268,9 @@ class PairComparison:
             std = f" ± {self.diff_std:.1f}" if math.isfinite(self.diff_std) else ""
             ci = f", 95 % interval [{self.interval[0]:+.1f}, {self.interval[1]:+.1f}]" \
                 if math.isfinite(self.interval[0]) else ""
-            text += (f"; default − continuous = {self.diff_mean:+.1f}{std} mm{ci} over {len(self.paired)} paired "
-                     f"seeds, continuous better in {self.wins} of {len(self.paired)}")
+            n = len(self.paired)
+            text += (f"; default − continuous = {self.diff_mean:+.1f}{std} mm{ci} over {n} paired "
+                     f"seed{'s' if n > 1 else ''}, continuous better in {self.wins} of {n}")
         return text
 
 
@@ -446,7 +450,8 @@ def table5_markdown(result: Table5Result, template: Mapping[str, float] | None =
               "Each comparison is decided by an interval of left − right (mm): \"holds\" when it lies below 0, "
               "\"fails\" above 0, \"not separable at this budget\" when it holds 0. Cells that share two or more "
               "seeds use the paired t-interval; one-seed cells a prediction interval whose width is the decisive "
-              "pair's seed-to-seed spread.", ""]
+              "pair's seed-to-seed spread. Until the decisive pair has two seeds, a one-seed comparison has no "
+              "interval: it is decided on the point values and marked \"(no interval)\".", ""]
     decided = {m: check_orderings(ours_cols[f"ours {METRIC_LABELS[m]}"], intervals=difference_intervals(result, m))
                for m in METRICS}
     lines += ["| conclusion | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |", "|---|" + "---|" * len(METRICS)]
