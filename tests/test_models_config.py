@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from decomr.models.config import ModelConfig
+from decomr.models.config import READS, ModelConfig, read_flag, read_name
 
 
 
@@ -69,3 +69,16 @@ def test_invalid_values_raise(changes):
 def test_frozen():
     with pytest.raises(Exception):
         ModelConfig().backbone = "resnet18"
+
+
+def test_read_names_of_eq3():
+    """The two reads of Eq. 3 are named from ``seam_aware_read`` and back; unknown names are refused."""
+    assert set(READS) == {"plain", "seam-aware"}
+    for flag in (False, True):
+        assert read_flag(read_name(flag)) is flag
+        assert read_name(ModelConfig(seam_aware_read=flag).seam_aware_read) == read_name(flag)
+    assert [read_flag(name) for name in READS] == [False, True]  # the paper's plain read first
+    assert read_name(ModelConfig().seam_aware_read) == "seam-aware"  # decomr's default
+    assert read_name(1) == "seam-aware" and read_name(0) == "plain"  # truthiness, like bool()
+    with pytest.raises(ValueError, match=r"read: expected one of \('plain', 'seam-aware'\), got 'bilinear'"):
+        read_flag("bilinear")

@@ -27,14 +27,14 @@ from decomr.cli import doc_parser, fail
 from decomr.eval.evaluate import EVAL_DATASETS, evaluate_checkpoint, report_markdown
 from decomr.eval.oracle import oracle_markdown, oracle_table
 from decomr.eval.stress import SWEEP_FACTORS, stress_sweep, write_sweep
-from decomr.models.decomr import ORACLE_LINKS
+from decomr.models import ORACLE_LINKS, READS, read_flag
 from decomr.paths import atomic_write_bytes
 from decomr.train.checkpoint import find_checkpoint
 
 __all__ = ["eval_main", "build_eval_parser"]
 
 #: ``--read`` -> ``evaluate_checkpoint(seam_aware_read=...)``.
-_READS = {"trained": None, "plain": False, "seam-aware": True}
+_READS = {"trained": None, **{name: read_flag(name) for name in READS}}
 
 
 def build_eval_parser() -> argparse.ArgumentParser:

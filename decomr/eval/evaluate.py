@@ -44,7 +44,7 @@ from decomr.data.crop import uncrop_image
 from decomr.data.official import OfficialDataset
 from decomr.eval.metrics import SegmentationCounter, per_vertex_error
 from decomr.eval.protocols import gt_eval_joints_from_j24, joint_errors, load_h36m_regressor, predicted_eval_joints
-from decomr.models import ORACLE_LINKS, Oracle
+from decomr.models import ORACLE_LINKS, Oracle, read_name
 from decomr.paths import atomic_write_bytes
 from decomr.render import render_body
 from decomr.train.checkpoint import load_model
@@ -373,9 +373,9 @@ def _evaluate(checkpoint: str | Path, dataset: str, link_sets: list[tuple[str, .
     read = ""
     if seam_aware_read is not None and bool(seam_aware_read) != loaded.config.model.seam_aware_read:
         model.set_seam_aware_read(seam_aware_read, body=loaded.body)
-        read = "seam-aware" if seam_aware_read else "plain"
+        read = read_name(seam_aware_read)
         notes.append(f"Eq. 3 read with the {_READ_NOTES[read]}; the model was trained with the "
-                     f"{_READ_NOTES['plain' if seam_aware_read else 'seam-aware']}")
+                     f"{_READ_NOTES[read_name(not seam_aware_read)]}")
     stage = "full" if loaded.stage == 2 else "cnet"
     if stage == "cnet":
         notes.append("the checkpoint only finished stage 1 (CNet alone): mesh metrics are not available")

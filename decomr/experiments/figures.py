@@ -33,7 +33,8 @@ from decomr.data.batch import Batch
 from decomr.data.synthetic import sample_params
 from decomr.eval.evaluate import synthetic_test_data
 from decomr.eval.metrics import pa_mpjpe
-from decomr.experiments.table5_grid import RESULT_FILE, CellSpec, read_name, table5_run_root
+from decomr.experiments.table5_grid import RESULT_FILE, CellSpec, table5_run_root
+from decomr.models import read_name
 from decomr.paths import atomic_write_bytes, figures_dir as default_figures, repo_relative
 from decomr.train import load_model
 from decomr.train.errors import batch_errors

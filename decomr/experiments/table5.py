@@ -56,18 +56,17 @@ from decomr.eval.paper import PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS, Paper
 from decomr.experiments.budgets import Budget, get_budget
 from decomr.experiments.table5_grid import (
     DECISIVE_INPUT,
-    READS,
     RESULT_FILE,
     CellResult,
     CellSpec,
     Table5Result,
     cell_config,
     grid_cells,
-    read_name,
     table5_run_root,
     trained_read,
 )
 from decomr.experiments.table5_report import write_table5_report
+from decomr.models import READS, read_name
 from decomr.paths import atomic_write_bytes, figures_dir
 from decomr.train import train
 from decomr.train.checkpoint import load_checkpoint

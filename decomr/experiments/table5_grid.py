@@ -16,12 +16,12 @@ from scipy import stats
 
 from decomr.eval.paper import TABLE5_ATLASES, TABLE5_INPUTS
 from decomr.experiments.budgets import Budget, get_budget
+from decomr.models.config import READS, read_flag, read_name
 from decomr.paths import REPO_ROOT
 from decomr.train import TrainConfig, apply_overrides
 
 __all__ = [
     "DECISIVE_INPUT",
-    "READS",
     "RESULT_FILE",
     "CellSpec",
     "CellResult",
@@ -31,7 +31,6 @@ __all__ = [
     "grid_cells",
     "mean_std_text",
     "paired_interval",
-    "read_name",
     "summarize",
     "table5_run_root",
     "trained_read",
@@ -41,17 +40,6 @@ __all__ = [
 DECISIVE_INPUT = "local+global"
 #: The outcome of a cell, in its run folder.
 RESULT_FILE = "table5_cell.json"
-#: The two reads of the location map into vertices (Eq. 3) every run is evaluated with: the paper's
-#: plain bilinear one and decomr's seam-aware one (``model.seam_aware_read``), which helps the
-#: default atlas (its chart borders) more than the continuous one.
-READS = ("plain", "seam-aware")
-
-
-def read_name(seam_aware: bool) -> str:
-    """``"seam-aware"`` or ``"plain"``: the name of a read of Eq. 3 in :data:`READS`."""
-    return READS[int(bool(seam_aware))]
-
-
 # ------------------------------------------------------------------------------------------------
 # The grid
 # ------------------------------------------------------------------------------------------------
@@ -219,8 +207,7 @@ class Table5Result:
         Raises:
             ValueError: an unknown read.
         """
-        if read not in READS:
-            raise ValueError(f"read: expected one of {READS}, got {read!r}")
+        read_flag(read)  # a clear error for a name not in READS
         return Table5Result(self.budget, self.root, [dataclasses.replace(c, metrics=dict(c.read_metrics.get(read, {})))
                                                      for c in self.cells])
 

@@ -32,8 +32,9 @@ from decomr.body import load as load_body
 from decomr.eval.evaluate import template_baseline
 from decomr.eval.paper import PAPER_TABLE5, TABLE5_ATLASES, TABLE5_INPUTS
 from decomr.experiments.budgets import Budget, get_budget
-from decomr.experiments.table5_grid import (DECISIVE_INPUT, READS, CellSpec, Table5Result, cell_config,
-                                            mean_std_text, paired_interval, read_name, summarize, trained_read)
+from decomr.experiments.table5_grid import (DECISIVE_INPUT, CellSpec, Table5Result, cell_config, mean_std_text,
+                                            paired_interval, summarize, trained_read)
+from decomr.models import READS, read_name
 from decomr.paths import atomic_write_bytes, repo_relative
 from decomr.train import build_test_dataset
 from decomr.uv import load_atlas

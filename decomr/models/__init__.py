@@ -5,13 +5,16 @@
 518
 """
 from decomr.models.cnet import CNet, CNetOutput, find_pretrained_weights
-from decomr.models.config import ModelConfig
+from decomr.models.config import READS, ModelConfig, read_flag, read_name
 from decomr.models.decomr import ORACLE_LINKS, DecoMR, DecoMROutput, Oracle
 from decomr.models.lnet import LNet
 from decomr.models.transfer import pixel_centers, transfer_to_uv, uv_cell_index
 
 __all__ = [
     "ModelConfig",
+    "READS",
+    "read_name",
+    "read_flag",
     "CNet",
     "CNetOutput",
     "LNet",

@@ -31,6 +31,29 @@ BACKBONE_CHANNELS = {
     "resnet50": (256, 512, 1024, 2048),
     "resnet18": (64, 128, 256, 512),
 }
+#: The two reads of the location map into vertices (Eq. 3), named by ``seam_aware_read``: the
+#: paper's plain bilinear one (False) and decomr's seam-aware one (True).
+READS = ("plain", "seam-aware")
+
+
+def read_name(seam_aware: bool) -> str:
+    """``"seam-aware"`` or ``"plain"``: the name in :data:`READS` of a value of ``seam_aware_read``.
+
+    >>> read_name(True), read_name(False)
+    ('seam-aware', 'plain')
+    """
+    return READS[int(bool(seam_aware))]
+
+
+def read_flag(name: str) -> bool:
+    """The ``seam_aware_read`` value of a read named in :data:`READS` (the inverse of :func:`read_name`).
+
+    >>> read_flag("seam-aware"), read_flag("plain")
+    (True, False)
+    """
+    if name not in READS:
+        raise ValueError(f"read: expected one of {READS}, got {name!r}")
+    return READS.index(name) == 1
 
 
 _Config = TypeVar("_Config", bound="DictConfig")
@@ -209,4 +232,5 @@ class ModelConfig(DictConfig):
         return dataclasses.replace(self, **changes)
 
 
-__all__ = ["ModelConfig", "BACKBONES", "ATLASES", "LNET_INPUTS", "NORMS", "BACKBONE_CHANNELS"]
+__all__ = ["ModelConfig", "BACKBONES", "ATLASES", "LNET_INPUTS", "NORMS", "BACKBONE_CHANNELS", "READS", "read_name",
+           "read_flag"]
