@@ -371,5 +371,15 @@ def test_cli_report_only(quick_grid, tmp_path, capsys):
     assert reproduce_main(["table5", "--budget", "quick", "--out", str(root / "runs"), "--report-only",
                            "--report-dir", str(tmp_path)]) == 0
     assert (tmp_path / "table5.md").is_file() and "wrote" in capsys.readouterr().out
+    # the fixture ran 2 of the plan's runs: the report says so, rather than "2 of 2"
+    plan = len(grid_cells("quick"))
+    assert f"Runs finished: 2 of {plan} (partial" in (tmp_path / "table5.md").read_text()
+    # finished runs outside the plan (here: the plan has seed 1 only) are counted and kept, not dropped
+    assert reproduce_main(["table5", "--budget", "quick", "--out", str(root / "runs"), "--report-only", "--seeds", "1",
+                           "--report-dir", str(tmp_path / "seed1")]) == 0
+    md = (tmp_path / "seed1" / "table5.md").read_text()
+    other = grid_status("quick", seeds=[1], out_dir=root / "runs")
+    assert len(other.cells) == len(grid_cells("quick", seeds=[1])) + 2 and len(other.finished) == 2
+    assert f"Runs finished: 2 of {len(other.cells)} (partial" in md and "seeds [0]" in md
     assert reproduce_main(["table5", "--budget", "quick", "--out", str(tmp_path / "none"), "--report-only"]) == 2
     assert "no finished run" in capsys.readouterr().err

@@ -43,6 +43,12 @@ def test_bars_are_the_means_in_table_order():
     assert np.allclose(_heights(axes[2]), [v + 10 for v in ours])
     assert any(line.get_linestyle() == "--" for line in axes[1].lines)  # the template yardstick
     plt.close(fig)
+    # a yardstick far above the bars: the axis spans it and still shows a visible part of each bar
+    near = {(a, "local+global"): _Cell(130.0 + 3 * j, 1.0) for j, a in enumerate(TABLE5_ATLASES)}
+    fig = plot_table5(near, metrics=("mpjpe",), paper=False, template={"mpjpe": 360.0})
+    lo, hi = fig.axes[0].get_ylim()
+    assert hi >= 360.0 and all((v - lo) / (hi - lo) > 0.15 for v in (130.0, 133.0))
+    plt.close(fig)
     partial = {("continuous", "local+global"): _Cell(40.0, math.nan)}  # one seed: no error bar
     fig = plot_table5(partial, paper=False)
     assert len(fig.axes) == 3 and np.nansum(_heights(fig.axes[0])) == pytest.approx(40.0)

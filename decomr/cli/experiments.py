@@ -25,7 +25,7 @@ import torch
 from decomr.cli import doc_parser, fail
 from decomr.experiments.budgets import BUDGETS
 from decomr.experiments.figures import make_figures, make_model_figures
-from decomr.experiments.table5 import Table5Result, _default_report_dir, grid_status, load_table5, run_table5
+from decomr.experiments.table5 import Table5Result, _default_report_dir, grid_status, run_table5
 from decomr.experiments.table5_report import write_table5_report
 from decomr.experiments.tables import reproduce_tables
 
@@ -90,7 +90,8 @@ def _table5(args: argparse.Namespace) -> int:
         print(f"{len(result.finished)} of {len(result.cells)} runs finished in {result.root}")
         return 0
     if args.report_only:
-        result = load_table5(args.budget, args.out)
+        # the whole plan, so that a partial grid is reported as partial (runs finished: n of the plan)
+        result = grid_status(args.budget, seeds=args.seeds, out_dir=args.out, decisive_seeds=args.decisive_seeds)
         if not result.finished:
             raise FileNotFoundError(f"no finished run of budget {args.budget!r} in {result.root}")
 

@@ -324,7 +324,9 @@ def grid_status(budget: str | Budget, seeds: Sequence[int] | None = None, out_di
     Returns:
         :class:`Table5Result` in the grid's order: ``"cached"`` runs (finished, with metrics),
         ``"started"`` ones (running now, or cut; ``step`` = the later of ``last.pt``'s step and the
-        last one logged in ``metrics.jsonl``; the next call resumes from ``last.pt``) and ``"pending"`` ones.
+        last one logged in ``metrics.jsonl``; the next call resumes from ``last.pt``) and ``"pending"`` ones,
+        then the finished runs of the folder outside this plan (other seeds, :func:`load_table5`), so
+        that a report of a partial grid counts its runs against the whole plan and loses none.
     """
     b = get_budget(budget)
     root = Path(out_dir) if out_dir is not None else table5_run_root(b)
@@ -342,6 +344,8 @@ def grid_status(budget: str | Budget, seeds: Sequence[int] | None = None, out_di
             if started else 0
         cells.append(CellResult(spec, "started" if started else "pending", run_dir=run_dir, step=step,
                                 total_steps=total))
+    planned = {c.spec for c in cells}
+    cells += [c for c in load_table5(b, root).cells if c.spec not in planned]
     return Table5Result(budget=b, root=root, cells=cells)
 
 

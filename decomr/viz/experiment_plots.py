@@ -73,8 +73,12 @@ def plot_table5(summary: Mapping[tuple[str, str], Any], metrics: Sequence[str] =
         _bars(ax, vals, TABLE5_ATLASES, TABLE5_INPUTS, f"ours: synthetic test, {labels.get(metric, metric)}", "mm")
         if template and metric in template:
             ax.axhline(template[metric], color="tab:red", linestyle="--", linewidth=1, label="template body")
+            # the axis now spans the yardstick too: start it low enough that the bars stay visible
             lo, hi = ax.get_ylim()
-            ax.set_ylim(min(lo, 0.9 * template[metric]), max(hi, 1.03 * template[metric]))
+            means = [v[0] for v in vals.values() if np.isfinite(v[0])]
+            bottom = min(means + [template[metric]]) if means else min(lo, 0.9 * template[metric])
+            top = max(hi, 1.03 * template[metric])
+            ax.set_ylim(max(0.0, min(lo, bottom - 0.25 * (top - bottom))), top)
     handles, names = axes[-1].get_legend_handles_labels()
     fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=8, frameon=False,
                bbox_to_anchor=(0.5, -0.06))
