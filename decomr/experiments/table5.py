@@ -330,12 +330,12 @@ def grid_status(budget: str | Budget, seeds: Sequence[int] | None = None, out_di
     """
     b = get_budget(budget)
     root = Path(out_dir) if out_dir is not None else table5_run_root(b)
+    finished = {c.spec: c for c in load_table5(b, root).cells}  # every finished record, read once
     cells = []
     for spec in grid_cells(b, seeds, decisive_seeds, atlases, inputs):
         run_dir = root / spec.folder
-        record = _read_result(run_dir / RESULT_FILE)
-        if record is not None and record.get("record") == _spec_record(b, spec):
-            cells.append(_result_from_record(record, run_dir, "cached", trained_read(b)))
+        if spec in finished:
+            cells.append(finished.pop(spec))
             continue
         config = cell_config(b, spec, root)
         total = sum(config.stage_steps(config.data.synthetic.train_size))
@@ -344,8 +344,7 @@ def grid_status(budget: str | Budget, seeds: Sequence[int] | None = None, out_di
             if started else 0
         cells.append(CellResult(spec, "started" if started else "pending", run_dir=run_dir, step=step,
                                 total_steps=total))
-    planned = {c.spec for c in cells}
-    cells += [c for c in load_table5(b, root).cells if c.spec not in planned]
+    cells += finished.values()  # finished runs outside the plan
     return Table5Result(budget=b, root=root, cells=cells)
 
 
